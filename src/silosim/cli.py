@@ -1,0 +1,133 @@
+"""Command line: ``silosim run|validate``.
+
+Bad input (a scenario problem, a bad flag) prints one line per problem,
+naming file, line, key and what was expected, and exits with code 2,
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import math
+import sys
+from pathlib import Path
+
+from silosim import __version__
+from silosim.scenario import ScenarioError, load
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """A bad command line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, and suggests the nearest option."""
+
+    def error(self, message: str) -> None:  # noqa: D102
+        if message.startswith("unrecognized arguments:"):
+            words = message.split(":", 1)[1].split()
+            options = [o for action in self._actions for o in action.option_strings]
+            hints = []
+            for word in words:
+                match = difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.5)
+                hints.append(f"'{word}'" + (f" (did you mean '{match[0]}'?)" if match else ""))
+            message = "unknown argument " + ", ".join(hints)
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``silosim`` argument parser."""
+    parser = _Parser(prog="silosim", description="Do an organisation's communities merge, or harden into silos?")
+    parser.add_argument("--version", action="version", version=f"silosim {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run one scenario and write a results folder")
+    run.add_argument("scenario", type=Path, help="scenario YAML file")
+    run.add_argument("--seed", type=int, help="seed (default: the scenario's)")
+    run.add_argument("--steps", type=int, help="number of steps (default: the scenario's)")
+    run.add_argument("--out", type=Path, help="results folder (default: a new folder under results/)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a dotted key, e.g. ownership.rule=glue (repeatable)",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar, no summary table")
+
+    validate = commands.add_parser("validate", help="check scenario files without running them")
+    validate.add_argument("files", type=Path, nargs="+", help="scenario YAML files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``silosim`` console script and ``run.py``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].endswith((".yaml", ".yml")):
+        argv.insert(0, "run")  # `python run.py SCENARIO.yaml`
+    try:
+        args = build_parser().parse_args(argv)
+        return {"run": cmd_run, "validate": cmd_validate}[args.command](args)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check every file; report all problems of all files."""
+    failed = False
+    for path in args.files:
+        try:
+            scenario = load(path)
+            print(f"{path}: ok ({scenario.name}, {len(scenario.communities)} communities, rule {scenario.ownership.rule})")
+        except ScenarioError as exc:
+            print(exc, file=sys.stderr)
+            failed = True
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one scenario; print the summary; write the results folder."""
+    from silosim.runner import default_out_dir, run, write_results
+
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    if args.steps is not None:
+        overrides.append(f"steps={args.steps}")
+    scenario = load(args.scenario, overrides)
+    if args.out is not None and args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
+        raise UsageError(f"silosim run: --out {args.out} exists and is not an empty folder; choose another")
+    result = run(scenario, progress=not args.quiet)
+    out = write_results(result, args.out or default_out_dir(scenario))
+    if not args.quiet:
+        print(summary_table(result.summary))
+    print(f"results: {out}")
+    return 0
+
+
+def summary_table(summary: dict) -> str:
+    """The final measures and the verdict as an aligned text table."""
+    rows = [(name, _fmt(value)) for name, value in summary["measures"].items()]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{summary['scenario']} (seed {summary['seed']}, {summary['steps']} steps)"]
+    lines += [f"  {name:<{width}}  {value}" for name, value in rows]
+    silos = " | ".join(", ".join(group) for group in summary["silos"])
+    lines += [f"  {'silos':<{width}}  {silos}", f"  {'verdict':<{width}}  {summary['verdict'].upper()}"]
+    return "\n".join(lines)
+
+
+def _fmt(value: float | int | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)

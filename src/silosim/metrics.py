@@ -1,0 +1,250 @@
+"""Measures of merge versus silo: pure functions of a weighted graph and a partition.
+
+No Mesa here. A *graph* is a square scipy sparse matrix of tie weights; it
+is read as undirected, the tie between i and j weighing ``w[i, j] + w[j, i]``
+(so a symmetric matrix and its upper triangle give the same answers). A
+*partition* gives each node's group (its primary community), ``-1`` for
+nodes outside every group, which the measures ignore.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+VERDICTS = ("merged", "fragmented", "siloed")
+
+
+def _undirected(graph: sp.sparray | sp.spmatrix) -> sp.csr_array:
+    g = sp.csr_array(graph, dtype=float)
+    g = g + g.T
+    g.setdiag(0)
+    g.eliminate_zeros()
+    return g
+
+
+def block_matrix(graph: sp.sparray | sp.spmatrix, partition: np.ndarray, n_groups: int | None = None) -> np.ndarray:
+    """Tie weight between and within groups: ``B[a, b]`` sums the ties from group a to group b.
+
+    Symmetric; a tie inside group a counts twice on ``B[a, a]``, as in Newman's
+    modularity, so ``B.sum()`` is twice the total tie weight.
+    """
+    partition = np.asarray(partition)
+    n_groups = int(partition.max()) + 1 if n_groups is None else n_groups
+    coo = sp.coo_array(graph)
+    keep = (coo.row != coo.col) & (partition[coo.row] >= 0) & (partition[coo.col] >= 0)
+    a, b, w = partition[coo.row[keep]], partition[coo.col[keep]], coo.data[keep].astype(float)
+    block = np.bincount(a * n_groups + b, weights=w, minlength=n_groups * n_groups).reshape(n_groups, n_groups)
+    return block + block.T
+
+
+def ei_index(graph: sp.sparray | sp.spmatrix, partition: np.ndarray) -> float:
+    """Krackhardt & Stern's (1988) E-I index over tie weight: (E − I) / (E + I).
+
+    E is the weight of ties across groups, I within. −1: closed silos; +1: every
+    tie crosses. NaN when there are no ties.
+    """
+    return ei_from_block(block_matrix(graph, partition))
+
+
+def ei_from_block(block: np.ndarray) -> float:
+    """E-I index from a :func:`block_matrix`."""
+    total = block.sum()
+    return float((total - 2 * np.trace(block)) / total) if total > 0 else math.nan
+
+
+def ei_baseline(graph: sp.sparray | sp.spmatrix, partition: np.ndarray) -> float:
+    """E-I index expected if ties fell at random, given each group's share of tie weight.
+
+    1 − 2 Σ_g s_g², with s_g the group's share of all tie-ends (a configuration
+    model); for g equal groups, 1 − 2/g. An observed E-I below it means more
+    inward-looking than chance.
+    """
+    return ei_baseline_from_block(block_matrix(graph, partition))
+
+
+def ei_baseline_from_block(block: np.ndarray) -> float:
+    """E-I baseline from a :func:`block_matrix`."""
+    total = block.sum()
+    return float(1 - 2 * np.sum((block.sum(axis=1) / total) ** 2)) if total > 0 else math.nan
+
+
+def modularity(graph: sp.sparray | sp.spmatrix, partition: np.ndarray) -> float:
+    """Newman's (2006) weighted modularity Q = Σ_g [e_gg − a_g²] of the partition.
+
+    e_gg is the share of tie weight inside group g, a_g its share of tie-ends.
+    Above 0.3: strong community structure. Equals (ei_baseline − ei_index) / 2.
+    """
+    return modularity_from_block(block_matrix(graph, partition))
+
+
+def modularity_from_block(block: np.ndarray) -> float:
+    """Modularity from a :func:`block_matrix`."""
+    total = block.sum()
+    return float(np.trace(block) / total - np.sum((block.sum(axis=1) / total) ** 2)) if total > 0 else math.nan
+
+
+def silo_labels(block: np.ndarray, floor: float, present: np.ndarray | None = None) -> np.ndarray:
+    """Connected components of the community graph (silos), as a label per community.
+
+    Communities a and b are joined when the tie weight between them is at
+    least ``floor`` times the smaller of their total tie weights. Communities
+    not ``present`` (no agents) get label −1.
+    """
+    n = block.shape[0]
+    present = np.ones(n, dtype=bool) if present is None else np.asarray(present, dtype=bool)
+    strength = block.sum(axis=1)
+    smaller = np.minimum.outer(strength, strength)
+    joined = (block > 0) & (block >= floor * smaller)
+    np.fill_diagonal(joined, False)
+    joined &= present[:, None] & present[None, :]
+    _, labels = connected_components(sp.csr_array(joined), directed=False)
+    labels = labels.copy()
+    labels[~present] = -1
+    if present.any():  # renumber 0..k-1 in order of first appearance
+        _, first, inverse = np.unique(labels[present], return_index=True, return_inverse=True)
+        order = np.argsort(np.argsort(first))
+        labels[present] = order[inverse]
+    return labels
+
+
+def silo_count(labels: np.ndarray) -> int:
+    """Number of silos (1 = one merged system)."""
+    labels = np.asarray(labels)
+    return int(len(np.unique(labels[labels >= 0])))
+
+
+def largest_merged_share(labels: np.ndarray, group_sizes: np.ndarray) -> float:
+    """Share of agents in the largest silo (merged component of communities)."""
+    labels, group_sizes = np.asarray(labels), np.asarray(group_sizes, dtype=float)
+    keep = labels >= 0
+    total = group_sizes[keep].sum()
+    if total == 0:
+        return math.nan
+    return float(np.bincount(labels[keep], weights=group_sizes[keep]).max() / total)
+
+
+def cross_reach(known: np.ndarray, item_origin: np.ndarray, membership: np.ndarray) -> float:
+    """Mean share of the agents outside an item's origin community that the item reached.
+
+    Outside means not a member of the origin community (members of several
+    communities count as inside each), so only items that truly crossed a
+    boundary (relayed, cross-posted) count.
+
+    Args:
+        known: (agents,) uint64, bit b set when the agent knows item b.
+        item_origin: (items,) origin community of item b, −1 for no item.
+        membership: (agents,) uint64, bit c set when the agent takes part in
+            community c; agents in no community are ignored.
+
+    Returns:
+        The mean over items of reached-outside / agents-outside; NaN with no items.
+    """
+    known = np.asarray(known, dtype=np.uint64)
+    membership = np.asarray(membership, dtype=np.uint64)
+    in_any = membership != 0
+    shares = []
+    for bit, origin in enumerate(item_origin):
+        if origin < 0:
+            continue
+        outside = in_any & ((membership >> np.uint64(origin)) & np.uint64(1) == 0)
+        n_outside = outside.sum()
+        if n_outside == 0:
+            continue
+        knows = ((known >> np.uint64(bit)) & np.uint64(1)).astype(bool)
+        shares.append((knows & outside).sum() / n_outside)
+    return float(np.mean(shares)) if shares else math.nan
+
+
+def time_to_insight(delays: np.ndarray) -> float:
+    """Median steps for a stakeholder insight to reach the target department.
+
+    ``delays`` holds one entry per insight originated, ``inf`` for those that
+    have not reached it; the median is NaN when most never did.
+    """
+    delays = np.asarray(delays, dtype=float)
+    if delays.size == 0:
+        return math.nan
+    median = float(np.median(delays))
+    return median if math.isfinite(median) else math.nan
+
+
+def practice_convergence(culture: np.ndarray) -> float:
+    """Mean pairwise overlap (share of identical features) of practice vectors; 1 = one way of working."""
+    culture = np.asarray(culture)
+    n = len(culture)
+    if n < 2:
+        return 1.0
+    same = (culture[:, None, :] == culture[None, :, :]).mean(axis=2)
+    return float(same[np.triu_indices(n, k=1)].mean())
+
+
+def culture_regions(culture: np.ndarray, edges: np.ndarray | None = None) -> int:
+    """Number of regions: connected sets of nodes with identical culture (Axelrod 1997).
+
+    Args:
+        culture: (nodes × features) traits.
+        edges: (m × 2) adjacent pairs; None means every pair is adjacent, so
+            regions are the distinct practice vectors.
+    """
+    culture = np.asarray(culture)
+    n = len(culture)
+    if n == 0:
+        return 0
+    if edges is None:
+        return int(len(np.unique(culture, axis=0)))
+    edges = np.asarray(edges).reshape(-1, 2)
+    same = np.all(culture[edges[:, 0]] == culture[edges[:, 1]], axis=1)
+    a, b = edges[same, 0], edges[same, 1]
+    graph = sp.csr_array((np.ones(len(a)), (a, b)), shape=(n, n))
+    return int(connected_components(graph, directed=False)[0])
+
+
+def burt_constraint(graph: sp.sparray | sp.spmatrix, nodes: np.ndarray) -> np.ndarray:
+    """Burt's (1992) constraint of each given node: Σ_j (p_ij + Σ_q p_iq p_qj)².
+
+    p_ij is j's share of i's tie weight. Low constraint: the node bridges
+    structural holes between otherwise separate groups (a broker). NaN for
+    an isolated node.
+    """
+    g = _undirected(graph)
+    strength = np.asarray(g.sum(axis=1)).ravel()
+    inv = np.divide(1.0, strength, out=np.zeros_like(strength), where=strength > 0)
+    p = sp.csr_array(sp.diags_array(inv) @ g)
+    out = np.full(len(nodes), math.nan)
+    for k, i in enumerate(np.asarray(nodes)):
+        row = p[[i], :]
+        if row.nnz == 0:
+            continue
+        neighbours = row.indices  # p has no diagonal, so q = i or q = j add nothing
+        indirect = (row @ p).toarray().ravel()[neighbours]
+        out[k] = float(np.sum((row.data + indirect) ** 2))
+    return out
+
+
+def verdict(
+    largest_share: float,
+    n_silos: int,
+    n_communities: int,
+    reach: float,
+    merged_share: float = 0.9,
+    merged_reach: float = 0.4,
+    siloed_reach: float = 0.1,
+) -> str:
+    """Judge a run: ``merged``, ``siloed`` or ``fragmented``.
+
+    ``merged``: one component of communities holds at least ``merged_share``
+    of the agents *and* items reach at least ``merged_reach`` of the agents
+    outside their origin community (one organic, interactive system).
+    ``siloed``: no two communities are joined, or items reach less than
+    ``siloed_reach`` outside their origin. ``fragmented``: in between.
+    """
+    reach = 0.0 if math.isnan(reach) else reach
+    if n_silos >= n_communities and n_communities > 1 or reach < siloed_reach:
+        return "siloed"
+    if not math.isnan(largest_share) and largest_share >= merged_share and reach >= merged_reach:
+        return "merged"
+    return "fragmented"

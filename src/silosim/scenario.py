@@ -1,0 +1,629 @@
+"""Scenario files: the schema, its defaults, and validation with file and line.
+
+A scenario describes an organisation (departments, community managers,
+stakeholder groups), its communities, the ownership strategy and the
+dynamics. Every key but ``organization`` and ``communities`` has a default,
+so a short file runs. Bad input never reaches the model: :func:`load`
+collects every problem in a file and raises one :class:`ScenarioError`
+whose lines name the file, line, key path, what was expected and the
+nearest valid name.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+RULE_NAMES = ("most_involved", "single_owner", "glue", "dedicated_cms", "federated", "explicit")
+MAX_COMMUNITIES = 64  # communities are bits of one uint64 mask in the dynamics
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Department(_Strict):
+    """A business function acting as one actor (marketing, hr, rnd, mail_room...)."""
+
+    name: str = Field(description="Unique name, referred to by involvement, owners and `home`.")
+    headcount: int = Field(10, ge=1, description="People in the department.")
+    reach: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Share of its people who engage each step (its glue quality); "
+        "also its chance per step to relay items across the communities it may relay in.",
+    )
+    openness: float = Field(
+        0.5, ge=0, le=1, description="Willingness to post in communities it does not own."
+    )
+
+
+class CommunityManager(_Strict):
+    """A person who animates communities, employed by a department or hired outside."""
+
+    name: str = Field(description="Unique name (departments and community managers share one namespace).")
+    home: str | None = Field(
+        None, description="Department that employs it, or `null` for hired outside the org chart."
+    )
+    capacity: int = Field(2, ge=0, description="Number of communities it can animate.")
+    brokerage: float = Field(
+        0.5, ge=0, le=1, description="Chance per step to relay items across the communities it animates."
+    )
+
+
+class StakeholderGroup(_Strict):
+    """A population of stakeholders: customers, partners, candidates, employees..."""
+
+    group: str = Field(description="Unique group name, referred to by `communities[].members`.")
+    count: int = Field(ge=1, le=50_000_000, description="Number of stakeholders in the group.")
+    external: bool = Field(True, description="Outside the organisation (false for employees).")
+    activity: float = Field(0.5, ge=0, le=1, description="Chance that a member acts in a step.")
+
+
+class Community(_Strict):
+    """A space (brand page, enterprise social network, co-creation lab...); not an agent."""
+
+    name: str = Field(description="Unique community name.")
+    audience: Literal["internal", "external", "mixed"] = Field(
+        "mixed", description="Who may join: `internal` groups only, `external` only, or both."
+    )
+    involvement: dict[str, float] = Field(
+        default_factory=dict, description="Department name → involvement in 0–1."
+    )
+    members: dict[str, float] = Field(
+        default_factory=dict,
+        description="Stakeholder group → share of the group that joins, 0–1 (joins are independent).",
+    )
+
+
+class Organization(_Strict):
+    """Who exists: departments, community managers and stakeholder groups."""
+
+    departments: list[Department] = Field(min_length=1, description="The departments.")
+    community_managers: list[CommunityManager] = Field(
+        default_factory=list, description="The community managers (may be empty)."
+    )
+    stakeholders: list[StakeholderGroup] = Field(min_length=1, description="The stakeholder groups.")
+
+
+class Ownership(_Strict):
+    """Who owns, posts in, relays across and animates each community."""
+
+    rule: Literal[RULE_NAMES] = Field(  # type: ignore[valid-type]
+        "most_involved", description="One of " + ", ".join(f"`{r}`" for r in RULE_NAMES) + "."
+    )
+    owner: str | None = Field(None, description="`single_owner`: the department that owns everything.")
+    glue: str | None = Field(None, description="`glue`: the department that joins every community.")
+    owners: dict[str, str] = Field(
+        default_factory=dict,
+        description="`explicit`: community → owning department or community manager.",
+    )
+    council_every: int = Field(10, ge=1, description="`federated`: steps between councils of owners.")
+    cross_posting: Literal["open", "owner_only", "closed"] = Field(
+        "owner_only",
+        description="Who may relay items into a community: any participant (`open`), "
+        "its owner and the rule's brokers (`owner_only`), nobody (`closed`).",
+    )
+
+
+class Dynamics(_Strict):
+    """Parameters of one step: exchange, ties, information, pull and drift."""
+
+    features: int = Field(5, ge=1, le=64, description="Practice/viewpoint features per agent (Axelrod's F).")
+    traits: int = Field(10, ge=2, le=32767, description="Traits per feature (Axelrod's q).")
+    max_ties: int = Field(8, ge=1, le=64, description="Tie slots per agent (bounded attention).")
+    exploration: float = Field(
+        0.1, ge=0, le=1, description="Chance that an exchange seeks a new partner instead of a tie."
+    )
+    reinforcement: float = Field(
+        0.2, gt=0, le=1, description="Weight a successful exchange adds, as a share of (1 − weight)."
+    )
+    tie_decay: float = Field(0.02, ge=0, lt=1, description="Share of weight every tie loses each step.")
+    tie_floor: float = Field(0.05, ge=0, lt=1, description="Ties weaker than this are dropped.")
+    drift: float = Field(
+        0.001, ge=0, le=1, description="Chance per agent and step of one random trait change (Klemm et al. 2003)."
+    )
+    stakeholder_pull: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Chance per community and step that its owner adopts its stakeholders' "
+        "majority trait on one feature.",
+    )
+    practice_rate: float = Field(0.2, ge=0, description="Best practices originated per step (organisation-wide mean).")
+    insight_rate: float = Field(0.5, ge=0, description="Stakeholder insights originated per step (mean).")
+    relay_rate: float = Field(
+        0.05, ge=0, le=1, description="Chance per step that a stakeholder allowed to relay does so."
+    )
+    cm_exchanges: int = Field(5, ge=0, description="Exchanges a community manager makes per animated community per step.")
+
+
+class Verdict(_Strict):
+    """Thresholds that turn the final measures into `merged`, `siloed` or `fragmented`.
+
+    `merged`: the largest component of communities holds at least `merged_share`
+    of the agents and items reach at least `merged_reach` outside their origin.
+    `siloed`: no two communities are joined, or reach is under `siloed_reach`.
+    `fragmented`: anything in between.
+    """
+
+    merged_share: float = Field(
+        0.9, gt=0, le=1, description="`merged` when the largest merged component holds at least this share of agents."
+    )
+    merged_reach: float = Field(
+        0.4, ge=0, le=1, description="`merged` also needs items to reach at least this share of agents outside their origin community."
+    )
+    siloed_reach: float = Field(
+        0.1, ge=0, le=1, description="`siloed` when items reach less than this share outside their origin community."
+    )
+    silo_floor: float = Field(
+        0.01,
+        ge=0,
+        lt=1,
+        description="Two communities are joined when the tie weight between them is at least this share "
+        "of the smaller one's total tie weight.",
+    )
+
+
+class Metrics(_Strict):
+    """When to measure, and how to judge."""
+
+    every: int = Field(10, ge=1, description="Steps between measurements (the last step is always measured).")
+    insight_target: str | None = Field(
+        None, description="Department whose learning of insights is timed; `null` means `rnd` if present."
+    )
+    verdict: Verdict = Field(default_factory=Verdict, description="Verdict thresholds.")
+
+
+class Event(_Strict):
+    """A scheduled change: a pilot then a rollout, a reorganisation, a hire."""
+
+    at: int = Field(ge=0, description="Step after which the change applies (0 to `steps`).")
+    set: dict[str, Any] = Field(min_length=1, description="Dotted key → new value, e.g. `ownership.rule: glue`.")
+
+
+class Scenario(_Strict):
+    """A whole scenario file."""
+
+    name: str = Field("scenario", description="Short name (defaults to the file name).")
+    description: str = Field("", description="What organisational situation it models.")
+    seed: int = Field(0, ge=0, description="Seed of the run's random generator.")
+    steps: int = Field(200, ge=1, description="Number of steps to run.")
+    organization: Organization = Field(description="Departments, community managers, stakeholder groups.")
+    communities: list[Community] = Field(min_length=1, max_length=MAX_COMMUNITIES, description="The communities.")
+    ownership: Ownership = Field(default_factory=Ownership, description="The ownership strategy.")
+    dynamics: Dynamics = Field(default_factory=Dynamics, description="Dynamics parameters.")
+    events: list[Event] = Field(default_factory=list, description="Scheduled changes.")
+    metrics: Metrics = Field(default_factory=Metrics, description="Measurement and verdict.")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario, located in its file."""
+
+    source: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.path or '(top level)'}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """Every problem found in one scenario (or sweep) source."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(set(problems), key=lambda p: (p.source, p.line or 0, p.path))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def nearest(word: str, candidates: list[str] | tuple[str, ...]) -> str:
+    """A ' (did you mean X?)' hint naming the closest valid name, or ''."""
+    match = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.5)
+    if match:
+        return f" (did you mean '{match[0]}'?)"
+    return f" (valid: {', '.join(map(str, candidates))})" if candidates and len(candidates) <= 8 else ""
+
+
+# --------------------------------------------------------------------------- YAML with lines
+
+
+class _Located:
+    """YAML data plus the line of every key path."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.lines: dict[tuple, int] = {}
+        self.problems: list[Problem] = []
+
+    def build(self, node: yaml.Node, path: tuple = ()) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict = {}
+            for key_node, value_node in node.value:
+                key = self._scalar(key_node)
+                if key in out:
+                    self.problems.append(
+                        Problem(self.source, key_node.start_mark.line + 1, _render(path + (key,), out), "duplicate key")
+                    )
+                self.lines[path + (key,)] = key_node.start_mark.line + 1
+                out[key] = self.build(value_node, path + (key,))
+                self.lines[path + (key,)] = key_node.start_mark.line + 1
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+
+    def line(self, path: tuple) -> int | None:
+        path = tuple(path)
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path)
+
+
+def _render(path: tuple, data: Any = None) -> str:
+    """Render a key path, naming list items by their name: `departments[hr].reach`."""
+    out = ""
+    node = data
+    for part in path:
+        if isinstance(part, int):
+            label = str(part)
+            if isinstance(node, list) and 0 <= part < len(node) and isinstance(node[part], dict):
+                label = str(node[part].get("name", node[part].get("group", part)))
+            out += f"[{label}]"
+        else:
+            out += ("." if out else "") + str(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return out
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, _Located]:
+    """Parse YAML text keeping line numbers; syntax errors become a ScenarioError."""
+    located = _Located(source)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ScenarioError([Problem(source, line, "", f"YAML syntax error: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(source, None, "", f"YAML error: {exc}")]) from None
+    data = located.build(node) if node is not None else None
+    return data, located
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _schema_problems(data: dict, located: _Located) -> list[Problem]:
+    """Types, ranges and unknown keys, via the pydantic schema."""
+    try:
+        Scenario.model_validate(data)
+    except ValidationError as exc:
+        return [_pydantic_problem(err, data, located) for err in exc.errors()]
+    return []
+
+
+def _pydantic_problem(err: dict, data: Any, located: _Located) -> Problem:
+    loc = tuple(err["loc"])
+    kind, got = err["type"], err.get("input")
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        message = f"unknown key '{loc[-1]}'{nearest(loc[-1], list(parent.model_fields) if parent else [])}"
+    elif kind == "missing":
+        message = "required key is missing"
+    elif kind == "literal_error":
+        expected = err["ctx"]["expected"]
+        options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",")]
+        hint = nearest(str(got), options)
+        message = f"expected one of {expected}, got {got!r}" + (hint if "did you mean" in hint else "")
+    elif isinstance(got, (dict, list)):
+        message = err["msg"][0].lower() + err["msg"][1:]
+    else:
+        message = f"{err['msg'][0].lower()}{err['msg'][1:]}, got {got!r}"
+    return Problem(located.source, located.line(loc), _render(loc, data), message)
+
+
+def _model_at(path: tuple) -> type[BaseModel] | None:
+    """The pydantic model that describes the mapping at a key path."""
+    model: Any = Scenario
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if model else None
+        if field is None:
+            return None
+        model = _inner_model(field.annotation)
+    return model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found:
+            return found
+    return None
+
+
+def _items(data: dict, *path: str) -> list[tuple[int, dict]]:
+    """(index, mapping) pairs of a list in raw data, skipping malformed entries."""
+    node: Any = data
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return [(i, item) for i, item in enumerate(node)] if isinstance(node, list) else []
+
+
+def _reference_problems(data: dict, located: _Located) -> list[Problem]:
+    """Names that refer to nothing, duplicate names, impossible combinations."""
+    problems: list[Problem] = []
+
+    def add(path: tuple, message: str) -> None:
+        problems.append(Problem(located.source, located.line(path), _render(path, data), message))
+
+    org = ("organization",)
+    departments = [(i, d.get("name")) for i, d in _items(data, *org, "departments") if isinstance(d, dict)]
+    cms = [(i, c.get("name")) for i, c in _items(data, *org, "community_managers") if isinstance(c, dict)]
+    groups = {
+        g.get("group"): g for _, g in _items(data, *org, "stakeholders") if isinstance(g, dict)
+    }
+    communities = [(i, c) for i, c in _items(data, "communities") if isinstance(c, dict)]
+    dept_names = [n for _, n in departments if isinstance(n, str)]
+    actor_names = dept_names + [n for _, n in cms if isinstance(n, str)]
+    community_names = [c.get("name") for _, c in communities]
+
+    seen: dict[str, str] = {}
+    for kind, entries in (("departments", departments), ("community_managers", cms)):
+        for i, name in entries:
+            if name in seen:
+                add((*org, kind, i, "name"), f"duplicate name '{name}' (already a {seen[name]})")
+            seen[name] = kind[:-1].replace("_", " ")
+    for kind, key, names in (
+        ("stakeholders", "group", [g for _, g in _items(data, *org, "stakeholders")]),
+        ("communities", "name", [c for _, c in communities]),
+    ):
+        taken: set = set()
+        for i, entry in enumerate(names):
+            value = entry.get(key) if isinstance(entry, dict) else None
+            if value in taken:
+                where = (*org, kind, i, key) if kind == "stakeholders" else (kind, i, key)
+                add(where, f"duplicate {key} '{value}'")
+            taken.add(value)
+
+    for i, cm in _items(data, *org, "community_managers"):
+        home = cm.get("home") if isinstance(cm, dict) else None
+        if home is not None and home not in dept_names:
+            add((*org, "community_managers", i, "home"), f"unknown department '{home}'{nearest(home, dept_names)}")
+
+    for i, community in communities:
+        involvement = community.get("involvement")
+        if isinstance(involvement, dict):
+            for dept in involvement:
+                if dept not in dept_names:
+                    add(("communities", i, "involvement", dept), f"unknown department '{dept}'{nearest(dept, dept_names)}")
+        members = community.get("members")
+        audience = community.get("audience", "mixed")
+        if isinstance(members, dict):
+            for group, share in members.items():
+                if group not in groups:
+                    add(("communities", i, "members", group), f"unknown stakeholder group '{group}'{nearest(group, list(groups))}")
+                    continue
+                external = groups[group].get("external", True)
+                if isinstance(share, (int, float)) and share > 0 and audience in ("internal", "external"):
+                    if external != (audience == "external"):
+                        kind = "external" if external else "internal"
+                        add(("communities", i, "members", group), f"{kind} group '{group}' cannot join an {audience} community")
+
+    ownership = data.get("ownership") if isinstance(data.get("ownership"), dict) else {}
+    rule = ownership.get("rule", "most_involved")
+    for key, needed_by in (("owner", "single_owner"), ("glue", "glue")):
+        value = ownership.get(key)
+        if rule == needed_by and value is None:
+            add(("ownership", "rule"), f"rule '{rule}' needs ownership.{key}: a department name")
+        if value is not None and value not in dept_names:
+            add(("ownership", key), f"unknown department '{value}'{nearest(value, dept_names)}")
+    owners = ownership.get("owners")
+    if isinstance(owners, dict):
+        for community, owner in owners.items():
+            if community not in community_names:
+                add(("ownership", "owners", community), f"unknown community '{community}'{nearest(community, community_names)}")
+            if owner not in actor_names:
+                add(("ownership", "owners", community), f"unknown department or community manager '{owner}'{nearest(owner, actor_names)}")
+    if rule == "explicit":
+        missing = [c for c in community_names if not isinstance(owners, dict) or c not in owners]
+        if missing:
+            add(("ownership", "owners"), f"rule 'explicit' needs an owner for every community; missing: {', '.join(map(str, missing))}")
+    if rule == "dedicated_cms" and not cms:
+        add(("ownership", "rule"), "rule 'dedicated_cms' needs at least one community manager")
+
+    target = (data.get("metrics") or {}).get("insight_target") if isinstance(data.get("metrics"), dict) else None
+    if target is not None and target not in dept_names:
+        add(("metrics", "insight_target"), f"unknown department '{target}'{nearest(target, dept_names)}")
+    return problems
+
+
+def _event_problems(data: dict, located: _Located) -> list[Problem]:
+    """Each event applies cleanly and lands within the run."""
+    problems: list[Problem] = []
+    steps = data.get("steps", 200)
+    for i, event in _items(data, "events"):
+        if not isinstance(event, dict):
+            continue
+        at = event.get("at")
+        if isinstance(at, int) and isinstance(steps, int) and at > steps:
+            problems.append(Problem(located.source, located.line(("events", i, "at")), f"events[{i}].at", f"event at step {at} is past the last step ({steps})"))
+        changes = event.get("set")
+        if not isinstance(changes, dict):
+            continue
+        for key, value in changes.items():
+            where = ("events", i, "set", key)
+            try:
+                check_runtime_key(str(key))
+                apply_override(data, str(key), value)
+            except OverrideError as exc:
+                problems.append(Problem(located.source, located.line(where), f"events[{i}].set.{key}", str(exc)))
+                continue
+    if not problems:
+        # every event's changes together, in order, must give a valid scenario
+        current = data
+        for i, event in sorted(_items(data, "events"), key=lambda e: e[1].get("at", 0) if isinstance(e[1], dict) else 0):
+            if not isinstance(event, dict) or not isinstance(event.get("set"), dict):
+                continue
+            for key, value in event["set"].items():
+                current = apply_override(current, str(key), value)
+            inner = _Located(located.source)
+            for problem in _schema_problems(current, inner) + _reference_problems(current, inner):
+                problems.append(Problem(located.source, located.line(("events", i, "set")), f"events[{i}].set", f"after this event, {problem.path}: {problem.message}"))
+    return problems
+
+
+def validate(data: Any, located: _Located) -> Scenario:
+    """Validate raw data; raise ScenarioError listing every problem."""
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else type(data).__name__
+        raise ScenarioError([Problem(located.source, located.line(()) or 1, "", f"expected a mapping of scenario keys, got {got}")])
+    problems = located.problems + _schema_problems(data, located) + _reference_problems(data, located)
+    problems += _event_problems(data, located)
+    if problems:
+        raise ScenarioError(problems)
+    return Scenario.model_validate(data)
+
+
+def load(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Read, override (``key=value`` strings) and validate a scenario file."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError([Problem(source, None, "", f"cannot read file: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError:
+        raise ScenarioError([Problem(source, None, "", "not a UTF-8 text file")]) from None
+    data, located = parse_yaml(text, source)
+    if isinstance(data, dict):
+        data.setdefault("name", path.stem)
+    return validate_with_overrides(data, located, overrides or [])
+
+
+def validate_with_overrides(data: Any, located: _Located, overrides: list[str]) -> Scenario:
+    """Apply ``key=value`` overrides to raw data, then validate it all."""
+    problems: list[Problem] = []
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            problems.append(Problem("--set", None, item, "expected key=value, e.g. ownership.rule=glue"))
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+            data = apply_override(data, key.strip(), value)
+        except (OverrideError, yaml.YAMLError) as exc:
+            problems.append(Problem("--set", None, key.strip(), str(exc)))
+    if problems:
+        raise ScenarioError(problems)
+    return validate(data, located)
+
+
+def from_dict(data: dict, source: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as a Python mapping (tests, sweeps, the browser page)."""
+    return validate(copy.deepcopy(data), _Located(source))
+
+
+def to_dict(scenario: Scenario) -> dict:
+    """The resolved scenario as plain data, every default filled in."""
+    return scenario.model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------- dotted keys
+
+
+class OverrideError(ValueError):
+    """A dotted key that names nothing or cannot change."""
+
+
+# keys fixed once the model is built: changing them would need new agents or arrays
+STRUCTURAL = {
+    "name", "description", "seed", "steps", "events",
+    "dynamics.features", "dynamics.traits", "dynamics.max_ties", "metrics.every",
+    "organization.departments.*.name", "organization.community_managers.*.name",
+    "organization.stakeholders.*.group", "organization.stakeholders.*.count",
+    "organization.stakeholders.*.external", "communities.*.name", "communities.*.audience",
+    "communities.*.members", "organization", "communities", "organization.departments",
+    "organization.community_managers", "organization.stakeholders",
+}  # fmt: skip
+
+
+def check_runtime_key(key: str) -> None:
+    """Raise OverrideError if an event may not change this key mid-run."""
+    parts = key.split(".")
+    generic = ".".join(
+        "*" if i == 2 and parts[0] == "organization" or i == 1 and parts[0] == "communities" else p
+        for i, p in enumerate(parts)
+    )
+    for fixed in STRUCTURAL:
+        if generic == fixed or generic.startswith(fixed + ".") and fixed.endswith("members"):
+            raise OverrideError(f"'{key}' is fixed when the model is built; events cannot change it")
+
+
+def apply_override(data: dict, key: str, value: Any) -> dict:
+    """Return a copy of raw scenario data with a dotted key set.
+
+    List items are addressed by name: ``organization.departments.hr.reach``,
+    ``communities.brand_page.involvement.marketing``.
+    """
+    parts = [p for p in key.split(".")]
+    if not key or any(not p for p in parts):
+        raise OverrideError(f"'{key}' is not a dotted key such as ownership.rule")
+    out = copy.deepcopy(data) if isinstance(data, dict) else {}
+    node: Any = out
+    model: Any = Scenario
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            label = "group" if model is StakeholderGroup else "name"
+            names = [item.get(label) for item in node if isinstance(item, dict)]
+            if part not in names:
+                raise OverrideError(f"'{'.'.join(parts[:depth])}' has no item named '{part}'{nearest(part, names)}")
+            if last:
+                raise OverrideError(f"'{key}' names a whole item; set one of its keys, e.g. {key}.{next(iter(model.model_fields))}")
+            node = node[names.index(part)]
+            continue
+        if model is not None:
+            fields = model.model_fields
+            if part not in fields:
+                raise OverrideError(f"unknown key '{part}' in '{key}'{nearest(part, list(fields))}")
+            annotation = fields[part].annotation
+            sub = _inner_model(annotation)
+            is_list = getattr(annotation, "__origin__", None) is list
+        else:
+            sub, is_list = None, False
+        if last:
+            node[part] = value
+            break
+        if not isinstance(node.get(part), (dict, list)):
+            if is_list:
+                raise OverrideError(f"'{'.'.join(parts[: depth + 1])}' is empty; nothing named '{parts[depth + 1]}'")
+            node[part] = {}
+        node = node[part]
+        model = sub
+    return out
