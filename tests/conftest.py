@@ -25,7 +25,12 @@ def three_islands() -> dict:
             ],
         },
         "communities": [
-            {"name": "brand_page", "audience": "external", "involvement": {"marketing": 0.9}, "members": {"consumers": 1.0}},
+            {
+                "name": "brand_page",
+                "audience": "external",
+                "involvement": {"marketing": 0.9},
+                "members": {"consumers": 1.0},
+            },
             {"name": "esn", "audience": "internal", "involvement": {"hr": 0.9}, "members": {"employees": 1.0}},
             {"name": "lab", "audience": "external", "involvement": {"rnd": 0.9}, "members": {"partners": 1.0}},
         ],
@@ -37,7 +42,9 @@ def glued(data: dict) -> dict:
     """The same organisation with a glue department, open cross-posting and an outside CM."""
     data = copy.deepcopy(data)
     data["ownership"] = {"rule": "glue", "glue": "comms", "cross_posting": "open"}
-    data["organization"]["community_managers"] = [{"name": "freelance_cm", "home": None, "capacity": 3, "brokerage": 0.8}]
+    data["organization"]["community_managers"] = [
+        {"name": "freelance_cm", "home": None, "capacity": 3, "brokerage": 0.8}
+    ]
     return data
 
 

@@ -29,11 +29,22 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # noqa: D102
         if message.startswith("unrecognized arguments:"):
             words = message.split(":", 1)[1].split()
-            options = [o for action in self._actions for o in action.option_strings]
+            # unknown words reach the top parser: suggest from the subcommands' options too
+            owner = {o: "" for action in self._actions for o in action.option_strings}
+            for action in self._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    for name, sub in action.choices.items():
+                        for o in (o for a in sub._actions for o in a.option_strings):
+                            owner.setdefault(o, name)
             hints = []
             for word in words:
-                match = difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.5)
-                hints.append(f"'{word}'" + (f" (did you mean '{match[0]}'?)" if match else ""))
+                flag = word.split("=")[0]
+                match = difflib.get_close_matches(flag, list(owner), n=1, cutoff=0.5)
+                if match and match[0] == flag:
+                    where = f"of 'silosim {owner[flag]}' only" if owner[flag] else "of silosim itself: put it first"
+                    hints.append(f"'{word}' (an option {where})")
+                else:
+                    hints.append(f"'{word}'" + (f" (did you mean '{match[0]}'?)" if match else ""))
             message = "unknown argument " + ", ".join(hints)
         raise UsageError(f"{self.prog}: {message}")
 

@@ -24,7 +24,7 @@ in a random order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 
 import numpy as np
 
@@ -149,6 +149,10 @@ class Exchanges:
     partner: np.ndarray
     context: np.ndarray
 
+    def __add__(self, other: Exchanges) -> Exchanges:
+        """Both sets of exchanges, this one's first."""
+        return Exchanges(*(np.concatenate([x, y]) for x, y in zip(astuple(self), astuple(other), strict=True)))
+
 
 def start_exchanges(world: World, rng: np.random.Generator, exploration: float, n_offset: int) -> Exchanges:
     """Who starts an exchange with whom, and where, this step."""
@@ -206,7 +210,9 @@ def interact(world: World, ex: Exchanges, rng: np.random.Generator) -> np.ndarra
     return interacted
 
 
-def update_ties(world: World, ex: Exchanges, interacted: np.ndarray, reinforcement: float, decay: float, floor: float) -> None:
+def update_ties(
+    world: World, ex: Exchanges, interacted: np.ndarray, reinforcement: float, decay: float, floor: float
+) -> None:
     """Decay every tie, strengthen the ties used by an interaction, form new ones, drop weak ones.
 
     A tie is kept once, at the individual's end: by the initiator, unless a
@@ -260,9 +266,13 @@ def relay(world: World, rng: np.random.Generator) -> None:
             world.posted_in[c] |= np.bitwise_or.reduce(knows[into])
 
 
-def council(world: World, members: np.ndarray, owned: list[np.ndarray], rng: np.random.Generator, relays: bool) -> Exchanges:
-    """A council of owners: every pair meets on the organisation channel; owners then
-    relay what they know into the communities they own."""
+def council(
+    world: World, members: np.ndarray, owned: list[np.ndarray], rng: np.random.Generator, relays: bool
+) -> Exchanges:
+    """A council of owners: every pair meets on the organisation channel.
+
+    Owners then relay what they know into the communities they own.
+    """
     i, j = np.triu_indices(len(members), k=1)
     swap = rng.random(i.size) < 0.5
     a, b = np.where(swap, members[j], members[i]), np.where(swap, members[i], members[j])
@@ -275,9 +285,11 @@ def council(world: World, members: np.ndarray, owned: list[np.ndarray], rng: np.
 
 
 def stakeholder_pull(world: World, rate: float, n_offset: int, rng: np.random.Generator, sample: int = 64) -> None:
-    """With chance ``rate`` per community, its owner adopts the majority trait of a
-    sample of its stakeholders on one random feature ("their point of view shapes
-    the organisation")."""
+    """Owners drift toward their stakeholders ("their point of view shapes the organisation").
+
+    With chance ``rate`` per community, its owner adopts the majority trait of
+    a sample of its stakeholders on one random feature.
+    """
     n_f = world.culture.shape[1]
     for c in np.flatnonzero(rng.random(world.n_communities) < rate):
         members = world.members[world.members_ptr[c] : world.members_ptr[c + 1]]
@@ -297,25 +309,26 @@ def drift(world: World, rate: float, traits: int, rng: np.random.Generator) -> N
     world.culture[rows, rng.integers(0, n_f, rows.size)] = rng.integers(0, traits, rows.size)
 
 
-def originate(world: World, step: int, n_new: int, originators: np.ndarray, contexts: np.ndarray, insight: bool) -> None:
-    """New items known to their originators and posted in their communities; the oldest
-    items retire when all 64 slots are taken."""
-    for row, context in zip(originators, contexts, strict=True):
-        free = np.flatnonzero(world.item_origin < 0)
-        b = int(free[0]) if free.size else int(np.argmin(world.item_born))
-        bit = ONE << np.uint64(b)
-        if world.item_origin[b] >= 0:  # retire the oldest item
-            world.known &= ~bit
-            world.posted_in &= ~bit
-        world.item_origin[b] = context
-        world.item_born[b] = step
-        world.item_insight[b] = insight
-        world.item_reached[b] = False
-        world.known[row] |= bit
-        world.posted_in[context] |= bit
-        if insight:
-            world.insight_delays.append(np.inf)
-            world.item_delay_index[b] = len(world.insight_delays) - 1
+def originate(world: World, step: int, row: int, context: int, insight: bool) -> None:
+    """A new item, known to its originator and posted in its community.
+
+    When all 64 item slots are taken the oldest item retires: everyone forgets it.
+    """
+    free = np.flatnonzero(world.item_origin < 0)
+    b = int(free[0]) if free.size else int(np.argmin(world.item_born))
+    bit = ONE << np.uint64(b)
+    if world.item_origin[b] >= 0:
+        world.known &= ~bit
+        world.posted_in &= ~bit
+    world.item_origin[b] = context
+    world.item_born[b] = step
+    world.item_insight[b] = insight
+    world.item_reached[b] = False
+    world.known[row] |= bit
+    world.posted_in[context] |= bit
+    if insight:
+        world.insight_delays.append(np.inf)
+        world.item_delay_index[b] = len(world.insight_delays) - 1
 
 
 def track_insights(world: World, target_row: int, step: int) -> None:

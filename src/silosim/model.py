@@ -153,9 +153,7 @@ class SiloModel(mesa.Model):
         w.effort = effort
         participates = np.vstack([assignment.posting > 0, assignment.animates])
         dynamics.build_members(w, participates, n_a)
-        w.activity[n_a:] = np.repeat(
-            [g.activity for g in org.stakeholders], [g.count for g in org.stakeholders]
-        )
+        w.activity[n_a:] = np.repeat([g.activity for g in org.stakeholders], [g.count for g in org.stakeholders])
         actor_rights = rules.relay_rights(scenario.ownership.cross_posting, participates, assignment.brokers)
         w.relay_mask = np.zeros(len(w.culture), dtype=np.uint64)
         w.relay_mask[:n_a] = _bits(actor_rights)
@@ -200,10 +198,7 @@ class SiloModel(mesa.Model):
         ex = dynamics.start_exchanges(w, rng, dyn.exploration, self.n_actors)
         own = self.config.ownership
         if own.rule == "federated" and self.steps % own.council_every == 0 and len(self.council_rows) > 1:
-            meeting = dynamics.council(w, self.council_rows, self.council_owned, rng, own.cross_posting != "closed")
-            ex = dynamics.Exchanges(*(np.concatenate([x, y]) for x, y in zip(
-                (ex.initiator, ex.partner, ex.context), (meeting.initiator, meeting.partner, meeting.context), strict=True
-            )))  # fmt: skip
+            ex = ex + dynamics.council(w, self.council_rows, self.council_owned, rng, own.cross_posting != "closed")
         interacted = dynamics.interact(w, ex, rng)
         dynamics.update_ties(w, ex, interacted, dyn.reinforcement, dyn.tie_decay, dyn.tie_floor)
         dynamics.relay(w, rng)
@@ -225,13 +220,13 @@ class SiloModel(mesa.Model):
             d = int(rng.choice(self.n_departments, p=_norm(posting.sum(axis=1)))) if posting.any() else None
             if d is not None:
                 c = int(rng.choice(posting.shape[1], p=_norm(posting[d])))
-                dynamics.originate(w, self.steps, 1, [d], [c], insight=False)
+                dynamics.originate(w, self.steps, d, c, insight=False)
         stakeholders = np.flatnonzero(~w.is_actor[ex.initiator] & (ex.context >= 0))
         for _ in range(rng.poisson(dyn.insight_rate)):
             if stakeholders.size == 0:
                 break
             e = stakeholders[rng.integers(stakeholders.size)]
-            dynamics.originate(w, self.steps, 1, [int(ex.initiator[e])], [int(ex.context[e])], insight=True)
+            dynamics.originate(w, self.steps, int(ex.initiator[e]), int(ex.context[e]), insight=True)
 
     # ------------------------------------------------------------------ measures
 
@@ -282,7 +277,13 @@ class SiloModel(mesa.Model):
             "practice_convergence": metrics.practice_convergence(depts),
             "practice_regions": metrics.culture_regions(depts),
             "broker_constraint": float(np.nanmean(constraint)) if np.any(np.isfinite(constraint)) else math.nan,
-            "verdict": metrics.verdict(largest, n_silos, int((sizes > 0).sum()), reach, **cfg.metrics.verdict.model_dump(exclude={"silo_floor"})),
+            "verdict": metrics.verdict(
+                largest,
+                n_silos,
+                int((sizes > 0).sum()),
+                reach,
+                **cfg.metrics.verdict.model_dump(exclude={"silo_floor"}),
+            ),
         }
         self.silo_labels = labels
         self.community_block = block
@@ -305,8 +306,10 @@ class SiloModel(mesa.Model):
 def _bits(matrix: np.ndarray) -> np.ndarray:
     """Rows of a bool matrix as uint64 bit masks."""
     weights = dynamics.ONE << np.arange(matrix.shape[1], dtype=np.uint64)
-    return np.bitwise_or.reduce(np.where(matrix, weights, np.uint64(0)), axis=1) if matrix.size else np.zeros(
-        len(matrix), dtype=np.uint64
+    return (
+        np.bitwise_or.reduce(np.where(matrix, weights, np.uint64(0)), axis=1)
+        if matrix.size
+        else np.zeros(len(matrix), dtype=np.uint64)
     )
 
 
