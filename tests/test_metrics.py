@@ -166,7 +166,9 @@ def _modularity_cases():
     yield "small weighted, three groups", weighted, np.array([0, 0, 1, 1, 2])
 
 
-@pytest.mark.parametrize(("label", "graph", "partition"), [pytest.param(*case, id=case[0]) for case in _modularity_cases()])
+@pytest.mark.parametrize(
+    ("label", "graph", "partition"), [pytest.param(*case, id=case[0]) for case in _modularity_cases()]
+)
 def test_modularity_matches_networkx(label, graph, partition):
     groups = [set(np.flatnonzero(partition == g).tolist()) for g in range(partition.max() + 1)]
     expected = nx.community.modularity(graph, groups, weight="weight")
@@ -197,7 +199,10 @@ def test_upper_triangle_and_directed_inputs_read_as_the_symmetric_graph():
     coo = sp.coo_array(tri)
     split = rng.uniform(0, 1, coo.nnz)
     directed = sp.csr_array(
-        (np.concatenate([coo.data * split, coo.data * (1 - split)]), (np.r_[coo.row, coo.col], np.r_[coo.col, coo.row])),
+        (
+            np.concatenate([coo.data * split, coo.data * (1 - split)]),
+            (np.r_[coo.row, coo.col], np.r_[coo.col, coo.row]),
+        ),
         shape=sym.shape,
     )
     nodes = np.arange(sym.shape[0])
@@ -324,41 +329,53 @@ def test_burt_constraint_isolated_node_is_nan():
 
 
 def test_cross_reach_by_hand():
-    partition = np.array([0, 0, 1, 1, 1, -1])
-    item_origin = np.array([0, 1, -1])  # item 2 has no origin: not counted
-    known = np.array(
+    membership = np.array(
         [
-            0b011,  # agent 0 (group 0) knows items 0 and 1
-            0b010,  # agent 1 (group 0) knows item 1
-            0b001,  # agent 2 (group 1) knows item 0
-            0b000,  # agent 3 (group 1) knows nothing
-            0b101,  # agent 4 (group 1) knows items 0 and 2
-            0b011,  # agent 5 (no group) knows items 0 and 1: ignored
+            0b001,  # agent 0 takes part in community 0
+            0b011,  # agent 1 in communities 0 and 1: inside for items from either
+            0b010,  # agent 2 in community 1
+            0b010,  # agent 3 in community 1
+            0b100,  # agent 4 in community 2
+            0b000,  # agent 5 in none: ignored
         ],
         dtype=np.uint64,
     )
-    # item 0 (from group 0): 2 of the 3 agents of group 1; item 1 (from group 1): both agents of group 0
-    assert metrics.cross_reach(known, item_origin, partition) == pytest.approx((2 / 3 + 2 / 2) / 2)
+    item_origin = np.array([0, 1, -1])  # item 2 has no origin: not counted
+    known = np.array(
+        [
+            0b011,  # agent 0 knows items 0 and 1
+            0b011,  # agent 1 knows items 0 and 1
+            0b001,  # agent 2 knows item 0
+            0b000,  # agent 3 knows nothing
+            0b101,  # agent 4 knows items 0 and 2
+            0b011,  # agent 5 knows items 0 and 1, but takes part nowhere
+        ],
+        dtype=np.uint64,
+    )
+    # item 0 (from community 0): outside are agents 2, 3, 4, of whom 2 and 4 know it: 2/3
+    # item 1 (from community 1): outside are agents 0 and 4, of whom 0 knows it: 1/2
+    assert metrics.cross_reach(known, item_origin, membership) == pytest.approx((2 / 3 + 1 / 2) / 2)
 
 
 def test_cross_reach_uses_all_64_bits():
-    partition = np.array([0, 1, 1])
+    membership = np.array([1 << 63, 1, 1], dtype=np.uint64)  # agent 0 in community 63, agents 1, 2 in community 0
     item_origin = np.full(64, -1)
-    item_origin[63] = 0
-    item_origin[0] = 1
-    known = np.array([0, 1 << 63, 1], dtype=np.uint64)  # agent 0 knows nothing
-    # item 63 reached 1 of the 2 outside its origin; item 0 reached none of the 1
-    assert metrics.cross_reach(known, item_origin, partition) == pytest.approx((1 / 2 + 0) / 2)
+    item_origin[63] = 63
+    item_origin[0] = 0
+    known = np.array([0, 1 << 63, 0], dtype=np.uint64)
+    # item 63 reached 1 of the 2 outside community 63; item 0 none of the 1 outside community 0
+    assert metrics.cross_reach(known, item_origin, membership) == pytest.approx((1 / 2 + 0) / 2)
 
 
 def test_cross_reach_nan_without_countable_items():
-    partition = np.array([0, 0, -1])
+    membership = np.array([1, 1, 0], dtype=np.uint64)
     known = np.array([1, 1, 1], dtype=np.uint64)
-    assert math.isnan(metrics.cross_reach(known, np.array([-1, -1]), partition))
-    # the origin group holds everyone: nobody outside to reach
-    assert math.isnan(metrics.cross_reach(known, np.array([0]), partition))
-    # an origin community that has no agents: everyone grouped is outside
-    assert metrics.cross_reach(np.array([1, 0, 1], dtype=np.uint64), np.array([3]), partition) == pytest.approx(0.5)
+    assert math.isnan(metrics.cross_reach(known, np.array([-1, -1]), membership))
+    assert math.isnan(metrics.cross_reach(known, np.array([], dtype=int), membership))
+    # the origin community holds everyone who takes part anywhere: nobody outside to reach
+    assert math.isnan(metrics.cross_reach(known, np.array([0]), membership))
+    # an origin community nobody joined: everyone who takes part is outside
+    assert metrics.cross_reach(np.array([1, 0, 1], dtype=np.uint64), np.array([3]), membership) == pytest.approx(0.5)
 
 
 def test_time_to_insight():
@@ -367,6 +384,8 @@ def test_time_to_insight():
     # a minority never arrived: still a finite median
     assert metrics.time_to_insight(np.array([1.0, 3.0, np.inf])) == pytest.approx(3.0)
     assert metrics.time_to_insight(np.array([2.0, 5.0, 7.0, np.inf, np.inf])) == pytest.approx(7.0)
+    # half never arrived: the median sits on a never, so it is not finite
+    assert math.isnan(metrics.time_to_insight(np.array([1.0, 2.0, np.inf, np.inf])))
     # most never arrived
     assert math.isnan(metrics.time_to_insight(np.array([1.0, np.inf, np.inf])))
     assert math.isnan(metrics.time_to_insight(np.array([np.inf])))
@@ -414,24 +433,38 @@ def test_culture_regions_grid():
 
 
 @pytest.mark.parametrize(
-    ("largest", "silos", "communities", "expected"),
+    ("largest", "silos", "communities", "reach", "expected"),
     [
-        (0.9, 3, 3, "merged"),  # at the merged threshold
-        (1.0, 1, 3, "merged"),
-        (0.89, 2, 3, "fragmented"),  # just under it, some communities joined
-        (0.89, 3, 3, "siloed"),  # just under it, none joined
-        (0.5, 1, 2, "fragmented"),
-        (0.5, 2, 2, "siloed"),
-        (math.nan, 2, 2, "siloed"),
-        (math.nan, 1, 2, "fragmented"),
+        # merged needs both thresholds: largest share >= 0.9 and reach >= 0.4
+        (0.9, 1, 3, 0.4, "merged"),  # exactly at both thresholds
+        (1.0, 1, 3, 0.9, "merged"),
+        (0.89, 1, 3, 0.9, "fragmented"),  # share just under
+        (1.0, 1, 3, 0.39, "fragmented"),  # reach just under
+        (math.nan, 1, 3, 0.9, "fragmented"),
+        # siloed: no two communities joined, or reach under 0.1
+        (0.5, 3, 3, 0.5, "siloed"),
+        (0.5, 2, 3, 0.5, "fragmented"),
+        (1.0, 1, 3, 0.09, "siloed"),  # merged structure but nothing crosses
+        (0.5, 2, 3, 0.1, "fragmented"),  # reach exactly at the siloed threshold
+        (1.0, 1, 3, math.nan, "siloed"),  # no items: no reach
+        # a single community is not siloed just because it is alone
+        (1.0, 1, 1, 0.5, "merged"),
     ],
 )
-def test_verdict_thresholds(largest, silos, communities, expected):
-    assert metrics.verdict(largest, silos, communities, merged_share=0.9) == expected
+def test_verdict_thresholds(largest, silos, communities, reach, expected):
+    assert metrics.verdict(largest, silos, communities, reach) == expected
+    assert (
+        metrics.verdict(largest, silos, communities, reach, merged_share=0.9, merged_reach=0.4, siloed_reach=0.1)
+        == expected
+    )
 
 
-def test_verdict_merged_share_boundary():
-    assert metrics.verdict(0.75, 2, 4, merged_share=0.75) == "merged"
-    assert metrics.verdict(np.nextafter(0.75, 0), 2, 4, merged_share=0.75) == "fragmented"
-    assert metrics.verdict(np.nextafter(0.75, 0), 4, 4, merged_share=0.75) == "siloed"
+def test_verdict_custom_thresholds_boundary():
+    kwargs = {"merged_share": 0.75, "merged_reach": 0.3, "siloed_reach": 0.05}
+    assert metrics.verdict(0.75, 2, 4, 0.3, **kwargs) == "merged"
+    assert metrics.verdict(np.nextafter(0.75, 0), 2, 4, 0.3, **kwargs) == "fragmented"
+    assert metrics.verdict(0.75, 2, 4, np.nextafter(0.3, 0), **kwargs) == "fragmented"
+    assert metrics.verdict(0.5, 2, 4, 0.05, **kwargs) == "fragmented"
+    assert metrics.verdict(0.5, 2, 4, np.nextafter(0.05, 0), **kwargs) == "siloed"
+    assert metrics.verdict(0.5, 4, 4, 0.9, **kwargs) == "siloed"
     assert set(metrics.VERDICTS) == {"merged", "fragmented", "siloed"}

@@ -26,7 +26,7 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, and suggests the nearest option."""
 
-    def error(self, message: str) -> None:  # noqa: D102
+    def error(self, message: str) -> None:
         if message.startswith("unrecognized arguments:"):
             words = message.split(":", 1)[1].split()
             # unknown words reach the top parser: suggest from the subcommands' options too
@@ -100,7 +100,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             scenario = load(path)
-            print(f"{path}: ok ({scenario.name}, {len(scenario.communities)} communities, rule {scenario.ownership.rule})")
+            print(
+                f"{path}: ok ({scenario.name}, {len(scenario.communities)} communities, rule {scenario.ownership.rule})"
+            )
         except ScenarioError as exc:
             print(exc, file=sys.stderr)
             failed = True

@@ -114,7 +114,7 @@ def silo_labels(block: np.ndarray, floor: float, present: np.ndarray | None = No
 def silo_count(labels: np.ndarray) -> int:
     """Number of silos (1 = one merged system)."""
     labels = np.asarray(labels)
-    return int(len(np.unique(labels[labels >= 0])))
+    return len(np.unique(labels[labels >= 0]))
 
 
 def largest_merged_share(labels: np.ndarray, group_sizes: np.ndarray) -> float:
@@ -195,7 +195,7 @@ def culture_regions(culture: np.ndarray, edges: np.ndarray | None = None) -> int
     if n == 0:
         return 0
     if edges is None:
-        return int(len(np.unique(culture, axis=0)))
+        return len(np.unique(culture, axis=0))
     edges = np.asarray(edges).reshape(-1, 2)
     same = np.all(culture[edges[:, 0]] == culture[edges[:, 1]], axis=1)
     a, b = edges[same, 0], edges[same, 1]
@@ -243,7 +243,7 @@ def verdict(
     ``siloed_reach`` outside their origin. ``fragmented``: in between.
     """
     reach = 0.0 if math.isnan(reach) else reach
-    if n_silos >= n_communities and n_communities > 1 or reach < siloed_reach:
+    if (n_silos >= n_communities and n_communities > 1) or reach < siloed_reach:
         return "siloed"
     if not math.isnan(largest_share) and largest_share >= merged_share and reach >= merged_reach:
         return "merged"

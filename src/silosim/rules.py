@@ -103,8 +103,11 @@ class OwnershipRule:
         return Assignment(owners, posting, animates, brokers, self.council(scenario, owners))
 
     def place_cms(self, scenario: Scenario, owners: list[str]) -> np.ndarray:
-        """Each CM animates, up to its capacity, its home department's communities
-        (largest first); CMs hired outside take the largest communities with fewest CMs."""
+        """Place community managers on communities, up to each one's capacity.
+
+        A CM animates its home department's communities (largest first); CMs hired
+        outside the org chart take the largest communities with the fewest CMs.
+        """
         cms = scenario.organization.community_managers
         sizes = community_sizes(scenario)
         animates = np.zeros((len(cms), len(sizes)), dtype=bool)

@@ -40,18 +40,14 @@ class Department(_Strict):
         description="Share of its people who engage each step (its glue quality); "
         "also its chance per step to relay items across the communities it may relay in.",
     )
-    openness: float = Field(
-        0.5, ge=0, le=1, description="Willingness to post in communities it does not own."
-    )
+    openness: float = Field(0.5, ge=0, le=1, description="Willingness to post in communities it does not own.")
 
 
 class CommunityManager(_Strict):
     """A person who animates communities, employed by a department or hired outside."""
 
     name: str = Field(description="Unique name (departments and community managers share one namespace).")
-    home: str | None = Field(
-        None, description="Department that employs it, or `null` for hired outside the org chart."
-    )
+    home: str | None = Field(None, description="Department that employs it, or `null` for hired outside the org chart.")
     capacity: int = Field(2, ge=0, description="Number of communities it can animate.")
     brokerage: float = Field(
         0.5, ge=0, le=1, description="Chance per step to relay items across the communities it animates."
@@ -74,9 +70,7 @@ class Community(_Strict):
     audience: Literal["internal", "external", "mixed"] = Field(
         "mixed", description="Who may join: `internal` groups only, `external` only, or both."
     )
-    involvement: dict[str, float] = Field(
-        default_factory=dict, description="Department name → involvement in 0–1."
-    )
+    involvement: dict[str, float] = Field(default_factory=dict, description="Department name → involvement in 0–1.")
     members: dict[str, float] = Field(
         default_factory=dict,
         description="Stakeholder group → share of the group that joins, 0–1 (joins are independent).",
@@ -142,7 +136,9 @@ class Dynamics(_Strict):
     relay_rate: float = Field(
         0.05, ge=0, le=1, description="Chance per step that a stakeholder allowed to relay does so."
     )
-    cm_exchanges: int = Field(5, ge=0, description="Exchanges a community manager makes per animated community per step.")
+    cm_exchanges: int = Field(
+        5, ge=0, description="Exchanges a community manager makes per animated community per step."
+    )
 
 
 class Verdict(_Strict):
@@ -158,7 +154,10 @@ class Verdict(_Strict):
         0.9, gt=0, le=1, description="`merged` when the largest merged component holds at least this share of agents."
     )
     merged_reach: float = Field(
-        0.4, ge=0, le=1, description="`merged` also needs items to reach at least this share of agents outside their origin community."
+        0.4,
+        ge=0,
+        le=1,
+        description="`merged` also needs items to reach at least this share of agents outside their origin community.",
     )
     siloed_reach: float = Field(
         0.1, ge=0, le=1, description="`siloed` when items reach less than this share outside their origin community."
@@ -231,10 +230,11 @@ class ScenarioError(Exception):
 
 def nearest(word: str, candidates: list[str] | tuple[str, ...]) -> str:
     """A ' (did you mean X?)' hint naming the closest valid name, or ''."""
-    match = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.5)
+    candidates = list(dict.fromkeys(str(c) for c in candidates))
+    match = difflib.get_close_matches(str(word), candidates, n=1, cutoff=0.5)
     if match:
         return f" (did you mean '{match[0]}'?)"
-    return f" (valid: {', '.join(map(str, candidates))})" if candidates and len(candidates) <= 8 else ""
+    return f" (valid: {', '.join(candidates)})" if candidates and len(candidates) <= 8 else ""
 
 
 # --------------------------------------------------------------------------- YAML with lines
@@ -247,6 +247,7 @@ class _Located:
         self.source = source
         self.lines: dict[tuple, int] = {}
         self.problems: list[Problem] = []
+        self.overridden: set[tuple] = set()  # key paths set by --set: they have no line in the file
 
     def build(self, node: yaml.Node, path: tuple = ()) -> Any:
         self.lines[path] = node.start_mark.line + 1
@@ -256,18 +257,25 @@ class _Located:
                 key = self._scalar(key_node)
                 if key in out:
                     self.problems.append(
-                        Problem(self.source, key_node.start_mark.line + 1, _render(path + (key,), out), "duplicate key")
+                        Problem(self.source, key_node.start_mark.line + 1, _render((*path, key), out), "duplicate key")
                     )
-                self.lines[path + (key,)] = key_node.start_mark.line + 1
-                out[key] = self.build(value_node, path + (key,))
-                self.lines[path + (key,)] = key_node.start_mark.line + 1
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+                out[key] = self.build(value_node, (*path, key))
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
             return out
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         return self._scalar(node)
 
     def _scalar(self, node: yaml.Node) -> Any:
         return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+
+    def where(self, path: tuple) -> tuple[str, int | None]:
+        """(source, line) of a key path; keys set by ``--set`` come from the command line."""
+        path = tuple(path)
+        if any(path[:n] in self.overridden for n in range(len(path) + 1)):
+            return "--set", None
+        return self.source, self.line(path)
 
     def line(self, path: tuple) -> int | None:
         path = tuple(path)
@@ -341,7 +349,7 @@ def _pydantic_problem(err: dict, data: Any, located: _Located) -> Problem:
         message = err["msg"][0].lower() + err["msg"][1:]
     else:
         message = f"{err['msg'][0].lower()}{err['msg'][1:]}, got {got!r}"
-    return Problem(located.source, located.line(loc), _render(loc, data), message)
+    return Problem(*located.where(loc), _render(loc, data), message)
 
 
 def _model_at(path: tuple) -> type[BaseModel] | None:
@@ -380,18 +388,23 @@ def _reference_problems(data: dict, located: _Located) -> list[Problem]:
     problems: list[Problem] = []
 
     def add(path: tuple, message: str) -> None:
-        problems.append(Problem(located.source, located.line(path), _render(path, data), message))
+        problems.append(Problem(*located.where(path), _render(path, data), message))
 
     org = ("organization",)
     departments = [(i, d.get("name")) for i, d in _items(data, *org, "departments") if isinstance(d, dict)]
     cms = [(i, c.get("name")) for i, c in _items(data, *org, "community_managers") if isinstance(c, dict)]
-    groups = {
-        g.get("group"): g for _, g in _items(data, *org, "stakeholders") if isinstance(g, dict)
-    }
+    groups: dict = {}
+    for _, g in _items(data, *org, "stakeholders"):
+        if isinstance(g, dict):
+            groups.setdefault(g.get("group"), g)  # the first of duplicates; the duplicate is reported below
     communities = [(i, c) for i, c in _items(data, "communities") if isinstance(c, dict)]
     dept_names = [n for _, n in departments if isinstance(n, str)]
     actor_names = dept_names + [n for _, n in cms if isinstance(n, str)]
     community_names = [c.get("name") for _, c in communities]
+
+    # with no valid departments (or groups) the schema already says so: do not call every name unknown
+    def unknown_dept(name: Any) -> bool:
+        return bool(dept_names) and name not in dept_names
 
     seen: dict[str, str] = {}
     for kind, entries in (("departments", departments), ("community_managers", cms)):
@@ -413,27 +426,37 @@ def _reference_problems(data: dict, located: _Located) -> list[Problem]:
 
     for i, cm in _items(data, *org, "community_managers"):
         home = cm.get("home") if isinstance(cm, dict) else None
-        if home is not None and home not in dept_names:
+        if home is not None and unknown_dept(home):
             add((*org, "community_managers", i, "home"), f"unknown department '{home}'{nearest(home, dept_names)}")
 
     for i, community in communities:
         involvement = community.get("involvement")
         if isinstance(involvement, dict):
             for dept in involvement:
-                if dept not in dept_names:
-                    add(("communities", i, "involvement", dept), f"unknown department '{dept}'{nearest(dept, dept_names)}")
+                if unknown_dept(dept):
+                    add(
+                        ("communities", i, "involvement", dept),
+                        f"unknown department '{dept}'{nearest(dept, dept_names)}",
+                    )
         members = community.get("members")
         audience = community.get("audience", "mixed")
         if isinstance(members, dict):
             for group, share in members.items():
                 if group not in groups:
-                    add(("communities", i, "members", group), f"unknown stakeholder group '{group}'{nearest(group, list(groups))}")
+                    if groups:
+                        add(
+                            ("communities", i, "members", group),
+                            f"unknown stakeholder group '{group}'{nearest(group, list(groups))}",
+                        )
                     continue
                 external = groups[group].get("external", True)
-                if isinstance(share, (int, float)) and share > 0 and audience in ("internal", "external"):
-                    if external != (audience == "external"):
-                        kind = "external" if external else "internal"
-                        add(("communities", i, "members", group), f"{kind} group '{group}' cannot join an {audience} community")
+                joins = isinstance(share, (int, float)) and share > 0
+                if joins and audience in ("internal", "external") and external != (audience == "external"):
+                    kind = "external" if external else "internal"
+                    add(
+                        ("communities", i, "members", group),
+                        f"{kind} group '{group}' cannot join an {audience} community",
+                    )
 
     ownership = data.get("ownership") if isinstance(data.get("ownership"), dict) else {}
     rule = ownership.get("rule", "most_involved")
@@ -441,24 +464,33 @@ def _reference_problems(data: dict, located: _Located) -> list[Problem]:
         value = ownership.get(key)
         if rule == needed_by and value is None:
             add(("ownership", "rule"), f"rule '{rule}' needs ownership.{key}: a department name")
-        if value is not None and value not in dept_names:
+        if value is not None and unknown_dept(value):
             add(("ownership", key), f"unknown department '{value}'{nearest(value, dept_names)}")
     owners = ownership.get("owners")
     if isinstance(owners, dict):
         for community, owner in owners.items():
             if community not in community_names:
-                add(("ownership", "owners", community), f"unknown community '{community}'{nearest(community, community_names)}")
-            if owner not in actor_names:
-                add(("ownership", "owners", community), f"unknown department or community manager '{owner}'{nearest(owner, actor_names)}")
+                add(
+                    ("ownership", "owners", community),
+                    f"unknown community '{community}'{nearest(community, community_names)}",
+                )
+            if actor_names and owner not in actor_names:
+                add(
+                    ("ownership", "owners", community),
+                    f"unknown department or community manager '{owner}'{nearest(owner, actor_names)}",
+                )
     if rule == "explicit":
         missing = [c for c in community_names if not isinstance(owners, dict) or c not in owners]
         if missing:
-            add(("ownership", "owners"), f"rule 'explicit' needs an owner for every community; missing: {', '.join(map(str, missing))}")
+            add(
+                ("ownership", "owners"),
+                f"rule 'explicit' needs an owner for every community; missing: {', '.join(map(str, missing))}",
+            )
     if rule == "dedicated_cms" and not cms:
         add(("ownership", "rule"), "rule 'dedicated_cms' needs at least one community manager")
 
     target = (data.get("metrics") or {}).get("insight_target") if isinstance(data.get("metrics"), dict) else None
-    if target is not None and target not in dept_names:
+    if target is not None and unknown_dept(target):
         add(("metrics", "insight_target"), f"unknown department '{target}'{nearest(target, dept_names)}")
     return problems
 
@@ -472,7 +504,13 @@ def _event_problems(data: dict, located: _Located) -> list[Problem]:
             continue
         at = event.get("at")
         if isinstance(at, int) and isinstance(steps, int) and at > steps:
-            problems.append(Problem(located.source, located.line(("events", i, "at")), f"events[{i}].at", f"event at step {at} is past the last step ({steps})"))
+            problems.append(
+                Problem(
+                    *located.where(("events", i, "at")),
+                    f"events[{i}].at",
+                    f"event at step {at} is past the last step ({steps})",
+                )
+            )
         changes = event.get("set")
         if not isinstance(changes, dict):
             continue
@@ -482,19 +520,33 @@ def _event_problems(data: dict, located: _Located) -> list[Problem]:
                 check_runtime_key(str(key))
                 apply_override(data, str(key), value)
             except OverrideError as exc:
-                problems.append(Problem(located.source, located.line(where), f"events[{i}].set.{key}", str(exc)))
+                problems.append(Problem(*located.where(where), f"events[{i}].set.{key}", str(exc)))
                 continue
     if not problems:
-        # every event's changes together, in order, must give a valid scenario
+        # every event's changes together, in order, must give a valid scenario; report only
+        # problems an event introduces (the file's own are reported at their lines), once
+        base = _Located(located.source)
+        reported = {(p.path, p.message) for p in _schema_problems(data, base) + _reference_problems(data, base)}
         current = data
-        for i, event in sorted(_items(data, "events"), key=lambda e: e[1].get("at", 0) if isinstance(e[1], dict) else 0):
+        for i, event in sorted(
+            _items(data, "events"), key=lambda e: e[1].get("at", 0) if isinstance(e[1], dict) else 0
+        ):
             if not isinstance(event, dict) or not isinstance(event.get("set"), dict):
                 continue
             for key, value in event["set"].items():
                 current = apply_override(current, str(key), value)
             inner = _Located(located.source)
             for problem in _schema_problems(current, inner) + _reference_problems(current, inner):
-                problems.append(Problem(located.source, located.line(("events", i, "set")), f"events[{i}].set", f"after this event, {problem.path}: {problem.message}"))
+                if (problem.path, problem.message) in reported:
+                    continue
+                reported.add((problem.path, problem.message))
+                problems.append(
+                    Problem(
+                        *located.where(("events", i, "set")),
+                        f"events[{i}].set",
+                        f"after this event, {problem.path}: {problem.message}",
+                    )
+                )
     return problems
 
 
@@ -502,7 +554,9 @@ def validate(data: Any, located: _Located) -> Scenario:
     """Validate raw data; raise ScenarioError listing every problem."""
     if not isinstance(data, dict):
         got = "an empty file" if data is None else type(data).__name__
-        raise ScenarioError([Problem(located.source, located.line(()) or 1, "", f"expected a mapping of scenario keys, got {got}")])
+        raise ScenarioError(
+            [Problem(located.source, located.line(()) or 1, "", f"expected a mapping of scenario keys, got {got}")]
+        )
     problems = located.problems + _schema_problems(data, located) + _reference_problems(data, located)
     problems += _event_problems(data, located)
     if problems:
@@ -537,11 +591,41 @@ def validate_with_overrides(data: Any, located: _Located, overrides: list[str]) 
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
             data = apply_override(data, key.strip(), value)
-        except (OverrideError, yaml.YAMLError) as exc:
+            located.overridden.add(_key_path(data, key.strip()))
+        except OverrideError as exc:
             problems.append(Problem("--set", None, key.strip(), str(exc)))
+        except yaml.YAMLError as exc:
+            reason = getattr(exc, "problem", None) or type(exc).__name__
+            problems.append(Problem("--set", None, key.strip(), f"cannot parse value {raw!r}: {reason}"))
     if problems:
         raise ScenarioError(problems)
     return validate(data, located)
+
+
+def _key_path(data: Any, key: str) -> tuple:
+    """The key path (list items as indices) that a dotted key names in raw data."""
+    path: list = []
+    node = data
+    for part in key.split("."):
+        if isinstance(node, list):
+            index = next(
+                (
+                    i
+                    for i, item in enumerate(node)
+                    if isinstance(item, dict) and part in (item.get("name"), item.get("group"))
+                ),
+                None,
+            )
+            if index is None:
+                break
+            path.append(index)
+            node = node[index]
+        elif isinstance(node, dict):
+            path.append(part)
+            node = node.get(part)
+        else:
+            break
+    return tuple(path)
 
 
 def from_dict(data: dict, source: str = "<scenario>") -> Scenario:
@@ -577,11 +661,11 @@ def check_runtime_key(key: str) -> None:
     """Raise OverrideError if an event may not change this key mid-run."""
     parts = key.split(".")
     generic = ".".join(
-        "*" if i == 2 and parts[0] == "organization" or i == 1 and parts[0] == "communities" else p
+        "*" if (i == 2 and parts[0] == "organization") or (i == 1 and parts[0] == "communities") else p
         for i, p in enumerate(parts)
     )
     for fixed in STRUCTURAL:
-        if generic == fixed or generic.startswith(fixed + ".") and fixed.endswith("members"):
+        if generic == fixed or (generic.startswith(fixed + ".") and fixed.endswith("members")):
             raise OverrideError(f"'{key}' is fixed when the model is built; events cannot change it")
 
 
@@ -605,7 +689,9 @@ def apply_override(data: dict, key: str, value: Any) -> dict:
             if part not in names:
                 raise OverrideError(f"'{'.'.join(parts[:depth])}' has no item named '{part}'{nearest(part, names)}")
             if last:
-                raise OverrideError(f"'{key}' names a whole item; set one of its keys, e.g. {key}.{next(iter(model.model_fields))}")
+                raise OverrideError(
+                    f"'{key}' names a whole item; set one of its keys, e.g. {key}.{next(iter(model.model_fields))}"
+                )
             node = node[names.index(part)]
             continue
         if model is not None:

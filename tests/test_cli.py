@@ -1,0 +1,296 @@
+"""The command line, run as a user runs it: in a subprocess, through run.py and the silosim script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from silosim import scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "scenarios" / "default.yaml"
+
+
+def _silosim_script() -> str | None:
+    local = ROOT / ".venv" / "bin" / "silosim"
+    if local.exists():
+        return str(local)
+    return shutil.which("silosim")
+
+
+ENTRY_POINTS = {"run.py": [sys.executable, str(ROOT / "run.py")]}
+if _silosim_script():
+    ENTRY_POINTS["silosim"] = [_silosim_script()]
+
+
+@pytest.fixture(params=sorted(ENTRY_POINTS))
+def cli(request):
+    """Run the CLI through one entry point; returns the CompletedProcess."""
+    prefix = ENTRY_POINTS[request.param]
+
+    def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        return subprocess.run([*prefix, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
+
+    return run
+
+
+def run_py(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def bad_input(result: subprocess.CompletedProcess) -> list[str]:
+    """Assert a clean bad-input exit; return the stderr lines."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip(), "a bad-input exit must say what is wrong"
+    return result.stderr.strip().splitlines()
+
+
+BAD = """\
+organization:
+  departments:
+    - {name: marketing, reache: 0.3}
+  stakeholders:
+    - {group: customers, count: 20}
+communities:
+  - {name: forum, involvement: {marketng: 1.0}, members: {customers: 0.5}}
+"""
+
+
+@pytest.fixture
+def bad_file(tmp_path) -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD)
+    return path
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_file_exits_2_with_file_and_line(cli, bad_file, tmp_path):
+    lines = bad_input(cli("run", bad_file, "--quiet", cwd=tmp_path))
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{bad_file}:3: organization.departments[marketing].reache:")
+    assert "did you mean 'reach'" in lines[0]
+    assert lines[1].startswith(f"{bad_file}:7: communities[forum].involvement.marketng:")
+    assert "did you mean 'marketing'" in lines[1]
+
+
+def test_bad_file_writes_nothing(cli, bad_file, tmp_path):
+    out = tmp_path / "out"
+    bad_input(cli("run", bad_file, "--out", out, cwd=tmp_path))
+    assert not out.exists()
+    assert not (tmp_path / "results").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+def test_bad_file_without_out_creates_no_results_folder(cli, bad_file, tmp_path):
+    bad_input(cli(bad_file, cwd=tmp_path))  # `run` implied by a .yaml first argument
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_file(cli, tmp_path):
+    lines = bad_input(cli("run", tmp_path / "absent.yaml", cwd=tmp_path))
+    assert lines == [f"{tmp_path / 'absent.yaml'}: (top level): cannot read file: No such file or directory"]
+
+
+def test_bad_flag_suggests_the_nearest(cli, tmp_path):
+    lines = bad_input(cli("run", DEFAULT, "--sed", "3", cwd=tmp_path))
+    assert len(lines) == 1
+    assert "'--sed' (did you mean '--seed'?)" in lines[0]
+
+
+def test_bad_flag_value(cli, tmp_path):
+    lines = bad_input(cli("run", DEFAULT, "--seed", "abc", cwd=tmp_path))
+    assert "--seed" in lines[0]
+    assert "'abc'" in lines[0]
+
+
+def test_unknown_subcommand(cli, tmp_path):
+    lines = bad_input(cli("runn", DEFAULT, cwd=tmp_path))
+    assert "invalid choice: 'runn'" in lines[0]
+
+
+def test_no_subcommand(cli, tmp_path):
+    bad_input(cli(cwd=tmp_path))
+
+
+def test_validate_reports_every_problem_of_every_file(cli, bad_file, tmp_path):
+    other = tmp_path / "other.yaml"
+    other.write_text(BAD.replace("count: 20", "count: 0"))
+    result = cli("validate", bad_file, other, cwd=tmp_path)
+    lines = bad_input(result)
+    assert [line.split(": ")[0] for line in lines] == [
+        f"{bad_file}:3",
+        f"{bad_file}:7",
+        f"{other}:3",
+        f"{other}:5",
+        f"{other}:7",
+    ]
+    assert "greater than or equal to 1" in lines[3]
+
+
+def test_validate_good_and_bad_files(cli, bad_file, tmp_path):
+    result = cli("validate", DEFAULT, bad_file, cwd=tmp_path)
+    bad_input(result)
+    assert result.stdout.startswith(f"{DEFAULT}: ok (default, 5 communities, rule most_involved)")
+
+
+def test_validate_good_files_exit_0(cli, tmp_path):
+    result = cli("validate", DEFAULT, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout
+
+
+def test_out_folder_that_is_not_empty_is_refused(cli, tmp_path):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    lines = bad_input(cli("run", DEFAULT, "--steps", "2", "--quiet", "--out", out, cwd=tmp_path))
+    assert "--out" in lines[0]
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_set_rule_without_its_department_names_ownership(cli, tmp_path):
+    out = tmp_path / "out"
+    lines = bad_input(cli("run", DEFAULT, "--set", "ownership.rule=glue", "--out", out, cwd=tmp_path))
+    assert lines == ["--set: ownership.rule: rule 'glue' needs ownership.glue: a department name"]
+    assert not out.exists()
+
+
+def test_set_unknown_key_suggests_the_nearest(cli, tmp_path):
+    lines = bad_input(cli("run", DEFAULT, "--set", "ownership.rul=glue", cwd=tmp_path))
+    assert len(lines) == 1
+    assert "did you mean 'rule'" in lines[0]
+    assert not (tmp_path / "results").exists()
+
+
+def test_set_bad_value(cli, tmp_path):
+    lines = bad_input(cli("run", DEFAULT, "--set", "dynamics.features=abc", cwd=tmp_path))
+    assert lines[0].startswith("--set: dynamics.features: ")
+
+
+def test_steps_out_of_range(cli, tmp_path):
+    lines = bad_input(cli("run", DEFAULT, "--steps", "0", cwd=tmp_path))
+    assert lines[0].startswith("--set: steps: ")
+    assert "greater than or equal to 1" in lines[0]
+
+
+# --------------------------------------------------------------------------- a successful run
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    """`run.py default.yaml --steps 20 --quiet --out tmp/x`, once for the module."""
+    cwd = tmp_path_factory.mktemp("run")
+    result = run_py("run", DEFAULT, "--steps", "20", "--quiet", "--out", "tmp/x", cwd=cwd)
+    return result, cwd / "tmp" / "x", cwd
+
+
+def test_short_run_succeeds_and_writes_every_file(short_run):
+    result, out, cwd = short_run
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout.strip() == "results: tmp/x"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "community_graph.png",
+        "measures.png",
+        "scenario.yaml",
+        "summary.json",
+        "timeseries.csv",
+    ]
+    assert not (cwd / "results").exists()
+    assert [p.name for p in (cwd / "tmp").iterdir()] == ["x"]  # no partial folder left behind
+
+
+def test_timeseries_has_one_row_per_measurement(short_run):
+    _, out, _ = short_run
+    table = pd.read_csv(out / "timeseries.csv")
+    assert table["step"].tolist() == [10, 20]
+    for column in ("ei_index", "modularity", "silo_count", "cross_reach", "verdict"):
+        assert column in table.columns
+
+
+def test_summary_has_verdict_seed_version_and_measures(short_run):
+    _, out, _ = short_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["verdict"] in ("merged", "siloed", "fragmented")
+    assert summary["seed"] == 42  # default.yaml's seed
+    assert summary["steps"] == 20
+    assert summary["silosim_version"]
+    expected = {
+        "ei_index",
+        "ei_baseline",
+        "modularity",
+        "silo_count",
+        "largest_merged_share",
+        "cross_reach",
+        "time_to_insight",
+        "practice_convergence",
+        "practice_regions",
+    }
+    assert expected <= set(summary["measures"])
+    assert -1 <= summary["measures"]["ei_index"] <= 1
+    table = pd.read_csv(out / "timeseries.csv")
+    assert summary["measures"]["silo_count"] == table["silo_count"].iloc[-1]
+
+
+def test_written_scenario_loads_back_equal(short_run):
+    _, out, _ = short_run
+    written = scenario.load(out / "scenario.yaml")
+    original = scenario.load(DEFAULT, ["steps=20"])
+    assert written == original
+    assert written.steps == 20
+
+
+def test_plots_are_png_images(short_run):
+    _, out, _ = short_run
+    for name in ("measures.png", "community_graph.png"):
+        data = (out / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n")
+        assert len(data) > 1000
+
+
+def test_seed_flag_sets_the_summary_seed(tmp_path):
+    result = run_py("run", DEFAULT, "--steps", "2", "--seed", "7", "--quiet", "--out", "o", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["seed"] == 7
+    assert scenario.load(tmp_path / "o" / "scenario.yaml").seed == 7
+
+
+def test_run_py_with_only_a_scenario_file(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "run.py", "scenarios/default.yaml", "--steps", "10", "--quiet", "--out", str(tmp_path / "x")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert pd.read_csv(tmp_path / "x" / "timeseries.csv")["step"].tolist() == [10]
+
+
+@pytest.mark.skipif("silosim" not in ENTRY_POINTS, reason="silosim script not installed")
+def test_silosim_script_runs_into_an_empty_out_folder(tmp_path):
+    out = tmp_path / "empty"
+    out.mkdir()
+    result = subprocess.run(
+        [ENTRY_POINTS["silosim"][0], "run", str(DEFAULT), "--steps", "2", "--quiet", "--out", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (out / "summary.json").exists()
