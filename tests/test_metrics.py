@@ -468,3 +468,14 @@ def test_verdict_custom_thresholds_boundary():
     assert metrics.verdict(0.5, 2, 4, np.nextafter(0.05, 0), **kwargs) == "siloed"
     assert metrics.verdict(0.5, 4, 4, 0.9, **kwargs) == "siloed"
     assert set(metrics.VERDICTS) == {"merged", "fragmented", "siloed"}
+
+
+def test_verdict_reason_names_the_deciding_threshold():
+    assert metrics.verdict_reason(1.0, 3, 3, 0.8) == ("siloed", "no two of the 3 communities are joined by ties")
+    verdict, reason = metrics.verdict_reason(1.0, 1, 3, 0.05)
+    assert verdict == "siloed" and "5%" in reason and "below 10%" in reason
+    verdict, reason = metrics.verdict_reason(0.5, 2, 3, 0.5)
+    assert verdict == "fragmented" and "holds 50%" in reason and "reach" not in reason
+    verdict, reason = metrics.verdict_reason(0.95, 1, 3, 0.2)
+    assert verdict == "fragmented" and "20%" in reason and "holds" not in reason
+    assert metrics.verdict_reason(0.95, 1, 3, 0.45)[0] == "merged"

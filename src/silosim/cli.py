@@ -136,7 +136,8 @@ def summary_table(summary: dict) -> str:
     lines = [f"{summary['scenario']} (seed {summary['seed']}, {summary['steps']} steps)"]
     lines += [f"  {name:<{width}}  {value}" for name, value in rows]
     silos = " | ".join(", ".join(group) for group in summary["silos"])
-    lines += [f"  {'silos':<{width}}  {silos}", f"  {'verdict':<{width}}  {summary['verdict'].upper()}"]
+    verdict = f"{summary['verdict'].upper()}: {summary['verdict_reason']}"
+    lines += [f"  {'silos':<{width}}  {silos}", f"  {'verdict':<{width}}  {verdict}"]
     return "\n".join(lines)
 
 

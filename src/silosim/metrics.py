@@ -242,9 +242,29 @@ def verdict(
     ``siloed``: no two communities are joined, or items reach less than
     ``siloed_reach`` outside their origin. ``fragmented``: in between.
     """
+    return verdict_reason(largest_share, n_silos, n_communities, reach, merged_share, merged_reach, siloed_reach)[0]
+
+
+def verdict_reason(
+    largest_share: float,
+    n_silos: int,
+    n_communities: int,
+    reach: float,
+    merged_share: float = 0.9,
+    merged_reach: float = 0.4,
+    siloed_reach: float = 0.1,
+) -> tuple[str, str]:
+    """The :func:`verdict` with one sentence saying which threshold decided it."""
     reach = 0.0 if math.isnan(reach) else reach
-    if (n_silos >= n_communities and n_communities > 1) or reach < siloed_reach:
-        return "siloed"
-    if not math.isnan(largest_share) and largest_share >= merged_share and reach >= merged_reach:
-        return "merged"
-    return "fragmented"
+    reach_text = f"items reach {reach:.0%} of agents outside their origin community"
+    if n_silos >= n_communities and n_communities > 1:
+        return "siloed", f"no two of the {n_communities} communities are joined by ties"
+    if reach < siloed_reach:
+        return "siloed", f"{reach_text} (siloed below {siloed_reach:.0%})"
+    share = 0.0 if math.isnan(largest_share) else largest_share
+    structure = f"the largest group of joined communities holds {share:.0%} of agents"
+    if share >= merged_share and reach >= merged_reach:
+        return "merged", f"{structure} (>= {merged_share:.0%}) and {reach_text} (>= {merged_reach:.0%})"
+    missing = [f"{structure} (merged from {merged_share:.0%})"] if share < merged_share else []
+    missing += [f"{reach_text} (merged from {merged_reach:.0%})"] if reach < merged_reach else []
+    return "fragmented", "; ".join(missing)

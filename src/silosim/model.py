@@ -277,14 +277,14 @@ class SiloModel(mesa.Model):
             "practice_convergence": metrics.practice_convergence(depts),
             "practice_regions": metrics.culture_regions(depts),
             "broker_constraint": float(np.nanmean(constraint)) if np.any(np.isfinite(constraint)) else math.nan,
-            "verdict": metrics.verdict(
-                largest,
-                n_silos,
-                int((sizes > 0).sum()),
-                reach,
-                **cfg.metrics.verdict.model_dump(exclude={"silo_floor"}),
-            ),
         }
+        self.measures["verdict"], self.verdict_reason = metrics.verdict_reason(
+            largest,
+            n_silos,
+            int((sizes > 0).sum()),
+            reach,
+            **cfg.metrics.verdict.model_dump(exclude={"silo_floor"}),
+        )
         self.silo_labels = labels
         self.community_block = block
         self.community_sizes = sizes

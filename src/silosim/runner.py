@@ -52,6 +52,7 @@ def run(scenario: Scenario, progress: bool = False) -> RunResult:
     summary = {
         "scenario": scenario.name,
         "verdict": model.measures["verdict"],
+        "verdict_reason": model.verdict_reason,
         "seed": scenario.seed,
         "steps": model.steps,
         "silosim_version": __version__,
