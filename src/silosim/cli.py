@@ -72,7 +72,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("files", type=Path, nargs="+", help="scenario YAML files")
+
+    sweep = commands.add_parser("sweep", help="run a sweep file: strategies x parameters x replications")
+    sweep.add_argument("sweep", type=Path, help="sweep YAML file")
+    sweep.add_argument("--out", type=Path, help="sweep folder (default: results/sweep-NAME); reruns resume it")
+    sweep.add_argument("--jobs", type=_positive_int, help="local worker processes (default: all cores)")
+    backend = sweep.add_mutually_exclusive_group()
+    backend.add_argument("--scheduler", metavar="ADDRESS", help="send runs to this Dask scheduler")
+    backend.add_argument(
+        "--dask-local", type=_positive_int, metavar="N", help="start a local Dask cluster of N workers"
+    )
+    sweep.add_argument("--retry-failed", action="store_true", help="run again the runs stored as failed")
+    sweep.add_argument("--dry-run", action="store_true", help="print runs, estimated time and disk size; run nothing")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    report = commands.add_parser("report", help="write the comparison report of a (partial) sweep")
+    report.add_argument("sweep_dir", type=Path, help="a sweep folder")
+
+    viz = commands.add_parser("viz", help="watch a scenario in the browser")
+    viz.add_argument("scenario", type=Path, help="scenario YAML file")
+    viz.add_argument("--host", default="127.0.0.1", help="address to serve on (default: 127.0.0.1, this machine only)")
+    viz.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    viz.add_argument("--seed", type=int, help="seed (default: the scenario's)")
+
+    dock = commands.add_parser("dock", help="reproduce the published models the mechanisms stand on")
+    dock.add_argument("model", choices=["axelrod", "deffuant"], help="which published model")
+    dock.add_argument("--runs", type=_positive_int, help="runs per cell (default: the published count)")
+    dock.add_argument("--jobs", type=_positive_int, help="worker processes (default: all cores)")
+    dock.add_argument("--out", type=Path, help="report folder (default: results/dock-MODEL)")
+    dock.add_argument("--quick", action="store_true", help="a short version (under a minute)")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +121,15 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "run")  # `python run.py SCENARIO.yaml`
     try:
         args = build_parser().parse_args(argv)
-        return {"run": cmd_run, "validate": cmd_validate}[args.command](args)
+        commands = {
+            "run": cmd_run,
+            "validate": cmd_validate,
+            "sweep": cmd_sweep,
+            "report": cmd_report,
+            "viz": cmd_viz,
+            "dock": cmd_dock,
+        }
+        return commands[args.command](args)
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -127,6 +174,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(summary_table(result.summary))
     print(f"results: {out}")
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run (or resume) a sweep, then write its report."""
+    from silosim.sweep import main as sweep_main
+
+    return sweep_main(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the report of a finished or partial sweep."""
+    from silosim.report import write_report
+
+    print(f"report: {write_report(args.sweep_dir)}")
+    return 0
+
+
+def cmd_viz(args: argparse.Namespace) -> int:
+    """Serve the browser page for one scenario until Ctrl-C."""
+    from silosim.viz import serve
+
+    load(args.scenario, [] if args.seed is None else [f"seed={args.seed}"])  # bad input: exit 2 before serving
+    return serve(args.scenario, host=args.host, port=args.port, seed=args.seed)
+
+
+def cmd_dock(args: argparse.Namespace) -> int:
+    """Reproduce a published model with silosim's own mechanisms."""
+    from silosim.dock import run_docking
+
+    return run_docking(args.model, runs=args.runs, jobs=args.jobs, out=args.out, quick=args.quick)
 
 
 def summary_table(summary: dict) -> str:

@@ -24,11 +24,13 @@ RULE_NAMES = ("most_involved", "single_owner", "glue", "dedicated_cms", "federat
 MAX_COMMUNITIES = 64  # communities are bits of one uint64 mask in the dynamics
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """A schema section: unknown keys are errors, values are immutable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Department(_Strict):
+class Department(StrictModel):
     """A business function acting as one actor (marketing, hr, rnd, mail_room...)."""
 
     name: str = Field(description="Unique name, referred to by involvement, owners and `home`.")
@@ -43,7 +45,7 @@ class Department(_Strict):
     openness: float = Field(0.5, ge=0, le=1, description="Willingness to post in communities it does not own.")
 
 
-class CommunityManager(_Strict):
+class CommunityManager(StrictModel):
     """A person who animates communities, employed by a department or hired outside."""
 
     name: str = Field(description="Unique name (departments and community managers share one namespace).")
@@ -54,7 +56,7 @@ class CommunityManager(_Strict):
     )
 
 
-class StakeholderGroup(_Strict):
+class StakeholderGroup(StrictModel):
     """A population of stakeholders: customers, partners, candidates, employees..."""
 
     group: str = Field(description="Unique group name, referred to by `communities[].members`.")
@@ -63,7 +65,7 @@ class StakeholderGroup(_Strict):
     activity: float = Field(0.5, ge=0, le=1, description="Chance that a member acts in a step.")
 
 
-class Community(_Strict):
+class Community(StrictModel):
     """A space (brand page, enterprise social network, co-creation lab...); not an agent."""
 
     name: str = Field(description="Unique community name.")
@@ -77,7 +79,7 @@ class Community(_Strict):
     )
 
 
-class Organization(_Strict):
+class Organization(StrictModel):
     """Who exists: departments, community managers and stakeholder groups."""
 
     departments: list[Department] = Field(min_length=1, description="The departments.")
@@ -87,7 +89,7 @@ class Organization(_Strict):
     stakeholders: list[StakeholderGroup] = Field(min_length=1, description="The stakeholder groups.")
 
 
-class Ownership(_Strict):
+class Ownership(StrictModel):
     """Who owns, posts in, relays across and animates each community."""
 
     rule: Literal[RULE_NAMES] = Field(  # type: ignore[valid-type]
@@ -107,7 +109,7 @@ class Ownership(_Strict):
     )
 
 
-class Dynamics(_Strict):
+class Dynamics(StrictModel):
     """Parameters of one step: exchange, ties, information, pull and drift."""
 
     features: int = Field(5, ge=1, le=64, description="Practice/viewpoint features per agent (Axelrod's F).")
@@ -141,7 +143,7 @@ class Dynamics(_Strict):
     )
 
 
-class Verdict(_Strict):
+class Verdict(StrictModel):
     """Thresholds that turn the final measures into `merged`, `siloed` or `fragmented`.
 
     `merged`: the largest component of communities holds at least `merged_share`
@@ -171,7 +173,7 @@ class Verdict(_Strict):
     )
 
 
-class Metrics(_Strict):
+class Metrics(StrictModel):
     """When to measure, and how to judge."""
 
     every: int = Field(10, ge=1, description="Steps between measurements (the last step is always measured).")
@@ -181,14 +183,14 @@ class Metrics(_Strict):
     verdict: Verdict = Field(default_factory=Verdict, description="Verdict thresholds.")
 
 
-class Event(_Strict):
+class Event(StrictModel):
     """A scheduled change: a pilot then a rollout, a reorganisation, a hire."""
 
     at: int = Field(ge=0, description="Step after which the change applies (0 to `steps`).")
     set: dict[str, Any] = Field(min_length=1, description="Dotted key → new value, e.g. `ownership.rule: glue`.")
 
 
-class Scenario(_Strict):
+class Scenario(StrictModel):
     """A whole scenario file."""
 
     name: str = Field("scenario", description="Short name (defaults to the file name).")
@@ -240,7 +242,7 @@ def nearest(word: str, candidates: list[str] | tuple[str, ...]) -> str:
 # --------------------------------------------------------------------------- YAML with lines
 
 
-class _Located:
+class Located:
     """YAML data plus the line of every key path."""
 
     def __init__(self, source: str):
@@ -250,6 +252,7 @@ class _Located:
         self.overridden: set[tuple] = set()  # key paths set by --set: they have no line in the file
 
     def build(self, node: yaml.Node, path: tuple = ()) -> Any:
+        """Construct the data of a YAML node, recording the line of every key path."""
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             out: dict = {}
@@ -278,6 +281,7 @@ class _Located:
         return self.source, self.line(path)
 
     def line(self, path: tuple) -> int | None:
+        """Line of a key path, or of its nearest ancestor in the file."""
         path = tuple(path)
         while path not in self.lines and path:
             path = path[:-1]
@@ -305,9 +309,9 @@ def _render(path: tuple, data: Any = None) -> str:
     return out
 
 
-def parse_yaml(text: str, source: str) -> tuple[Any, _Located]:
+def parse_yaml(text: str, source: str) -> tuple[Any, Located]:
     """Parse YAML text keeping line numbers; syntax errors become a ScenarioError."""
-    located = _Located(source)
+    located = Located(source)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -323,20 +327,21 @@ def parse_yaml(text: str, source: str) -> tuple[Any, _Located]:
 # --------------------------------------------------------------------------- validation
 
 
-def _schema_problems(data: dict, located: _Located) -> list[Problem]:
-    """Types, ranges and unknown keys, via the pydantic schema."""
+def schema_problems(data: dict, located: Located, schema: type[BaseModel] | None = None) -> list[Problem]:
+    """Types, ranges and unknown keys, via a pydantic schema (the scenario's by default)."""
+    schema = schema or Scenario
     try:
-        Scenario.model_validate(data)
+        schema.model_validate(data)
     except ValidationError as exc:
-        return [_pydantic_problem(err, data, located) for err in exc.errors()]
+        return [_pydantic_problem(err, data, located, schema) for err in exc.errors()]
     return []
 
 
-def _pydantic_problem(err: dict, data: Any, located: _Located) -> Problem:
-    loc = tuple(err["loc"])
+def _pydantic_problem(err: dict, data: Any, located: Located, schema: type[BaseModel]) -> Problem:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
     kind, got = err["type"], err.get("input")
     if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1])
+        parent = _model_at(loc[:-1], schema)
         message = f"unknown key '{loc[-1]}'{nearest(loc[-1], list(parent.model_fields) if parent else [])}"
     elif kind == "missing":
         message = "required key is missing"
@@ -345,6 +350,10 @@ def _pydantic_problem(err: dict, data: Any, located: _Located) -> Problem:
         options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",")]
         hint = nearest(str(got), options)
         message = f"expected one of {expected}, got {got!r}" + (hint if "did you mean" in hint else "")
+    elif kind == "too_short":
+        message = f"expected at least {err['ctx']['min_length']} item(s), got {err['ctx']['actual_length']}"
+    elif kind == "value_error":
+        message = str(err["ctx"]["error"])
     elif isinstance(got, (dict, list)):
         message = err["msg"][0].lower() + err["msg"][1:]
     else:
@@ -352,15 +361,22 @@ def _pydantic_problem(err: dict, data: Any, located: _Located) -> Problem:
     return Problem(*located.where(loc), _render(loc, data), message)
 
 
-def _model_at(path: tuple) -> type[BaseModel] | None:
+# pydantic names the branch of a union in an error's location; it is not a key of the file
+_UNION_TAGS = {"values", "range", "str", "dict[str,any]"}
+
+
+def _model_at(path: tuple, schema: type[BaseModel]) -> type[BaseModel] | None:
     """The pydantic model that describes the mapping at a key path."""
-    model: Any = Scenario
+    model: Any = schema
+    free_key = False  # the part after a dict-typed field is a free key, not a field
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) or free_key:
+            free_key = False
             continue
         field = model.model_fields.get(part) if model else None
         if field is None:
             return None
+        free_key = getattr(field.annotation, "__origin__", None) is dict
         model = _inner_model(field.annotation)
     return model
 
@@ -383,7 +399,7 @@ def _items(data: dict, *path: str) -> list[tuple[int, dict]]:
     return [(i, item) for i, item in enumerate(node)] if isinstance(node, list) else []
 
 
-def _reference_problems(data: dict, located: _Located) -> list[Problem]:
+def _reference_problems(data: dict, located: Located) -> list[Problem]:
     """Names that refer to nothing, duplicate names, impossible combinations."""
     problems: list[Problem] = []
 
@@ -495,7 +511,7 @@ def _reference_problems(data: dict, located: _Located) -> list[Problem]:
     return problems
 
 
-def _event_problems(data: dict, located: _Located) -> list[Problem]:
+def _event_problems(data: dict, located: Located) -> list[Problem]:
     """Each event applies cleanly and lands within the run."""
     problems: list[Problem] = []
     steps = data.get("steps", 200)
@@ -525,8 +541,8 @@ def _event_problems(data: dict, located: _Located) -> list[Problem]:
     if not problems:
         # every event's changes together, in order, must give a valid scenario; report only
         # problems an event introduces (the file's own are reported at their lines), once
-        base = _Located(located.source)
-        reported = {(p.path, p.message) for p in _schema_problems(data, base) + _reference_problems(data, base)}
+        base = Located(located.source)
+        reported = {(p.path, p.message) for p in schema_problems(data, base) + _reference_problems(data, base)}
         current = data
         for i, event in sorted(
             _items(data, "events"), key=lambda e: e[1].get("at", 0) if isinstance(e[1], dict) else 0
@@ -535,8 +551,8 @@ def _event_problems(data: dict, located: _Located) -> list[Problem]:
                 continue
             for key, value in event["set"].items():
                 current = apply_override(current, str(key), value)
-            inner = _Located(located.source)
-            for problem in _schema_problems(current, inner) + _reference_problems(current, inner):
+            inner = Located(located.source)
+            for problem in schema_problems(current, inner) + _reference_problems(current, inner):
                 if (problem.path, problem.message) in reported:
                     continue
                 reported.add((problem.path, problem.message))
@@ -550,14 +566,14 @@ def _event_problems(data: dict, located: _Located) -> list[Problem]:
     return problems
 
 
-def validate(data: Any, located: _Located) -> Scenario:
+def validate(data: Any, located: Located) -> Scenario:
     """Validate raw data; raise ScenarioError listing every problem."""
     if not isinstance(data, dict):
         got = "an empty file" if data is None else type(data).__name__
         raise ScenarioError(
             [Problem(located.source, located.line(()) or 1, "", f"expected a mapping of scenario keys, got {got}")]
         )
-    problems = located.problems + _schema_problems(data, located) + _reference_problems(data, located)
+    problems = located.problems + schema_problems(data, located) + _reference_problems(data, located)
     problems += _event_problems(data, located)
     if problems:
         raise ScenarioError(problems)
@@ -580,7 +596,7 @@ def load(path: str | Path, overrides: list[str] | None = None) -> Scenario:
     return validate_with_overrides(data, located, overrides or [])
 
 
-def validate_with_overrides(data: Any, located: _Located, overrides: list[str]) -> Scenario:
+def validate_with_overrides(data: Any, located: Located, overrides: list[str]) -> Scenario:
     """Apply ``key=value`` overrides to raw data, then validate it all."""
     problems: list[Problem] = []
     for item in overrides:
@@ -630,7 +646,7 @@ def _key_path(data: Any, key: str) -> tuple:
 
 def from_dict(data: dict, source: str = "<scenario>") -> Scenario:
     """Validate a scenario given as a Python mapping (tests, sweeps, the browser page)."""
-    return validate(copy.deepcopy(data), _Located(source))
+    return validate(copy.deepcopy(data), Located(source))
 
 
 def to_dict(scenario: Scenario) -> dict:

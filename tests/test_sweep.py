@@ -1,0 +1,274 @@
+"""Sweeps: planning, common random numbers, the store, resuming, failures, backends."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import three_islands
+
+from silosim import sweep as sweep_mod
+from silosim.cli import main
+from silosim.scenario import ScenarioError
+from silosim.store import Store, run_key
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPARED = ["strategy", "point", "replication", "seed", "status", "verdict", "cross_reach", "ei_index", "silo_count"]
+
+
+def write_sweep(folder: Path, **changes) -> Path:
+    """A small sweep file beside a small base scenario: 2 strategies × 2 points × 3 replications."""
+    base = three_islands()
+    base["steps"] = 20
+    (folder / "base.yaml").write_text(yaml.safe_dump(base))
+    spec = {
+        "name": "small",
+        "base": "base.yaml",
+        "replications": 3,
+        "seed": 99,
+        "strategies": {
+            "closed": {"ownership.cross_posting": "closed"},
+            "glue_open": {"ownership.rule": "glue", "ownership.glue": "comms", "ownership.cross_posting": "open"},
+        },
+        "vary": {"dynamics.exploration": [0.05, 0.2]},
+        **changes,
+    }
+    path = folder / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def stored_runs(out: Path) -> pd.DataFrame:
+    store = Store(out)
+    try:
+        return store.runs_frame()
+    finally:
+        store.close()
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def test_plan_is_factorial_with_paired_seeds(tmp_path):
+    sweep = sweep_mod.load_sweep(write_sweep(tmp_path))
+    cells = list(sweep.cells())
+    assert len(cells) == 2 * 2 * 3
+    assert sweep.points == [{"dynamics.exploration": 0.05}, {"dynamics.exploration": 0.2}]
+    seeds = {(c.replication): set() for c in cells}
+    for c in cells:
+        seeds[c.replication].add(c.seed)
+    assert all(len(s) == 1 for s in seeds.values())  # common random numbers: one seed per replication
+    assert len({s.pop() for s in seeds.values()}) == 3
+    assert len({c.key for c in cells}) == 12  # every run differs (strategy, point or seed)
+    resolved = sweep.scenario("glue_open", 1, cells[0].seed)
+    assert resolved["ownership"]["rule"] == "glue" and resolved["dynamics"]["exploration"] == 0.2
+
+
+def test_replication_seeds_come_from_seed_sequence():
+    expected = [int(c.generate_state(1, dtype=np.uint32)[0]) for c in np.random.SeedSequence(5).spawn(4)]
+    assert sweep_mod.replication_seeds(5, 4) == expected
+    assert sweep_mod.replication_seeds(5, 2) == expected[:2]  # more replications keep the first ones
+    assert sweep_mod.replication_seeds(6, 2) != expected[:2]
+
+
+def test_ranges_sample_by_design(tmp_path):
+    vary = {"dynamics.tie_decay": {"low": 0.01, "high": 0.05}, "metrics.every": {"low": 2, "high": 6}}
+    grid = sweep_mod.load_sweep(write_sweep(tmp_path, vary=vary, samples=3))
+    assert len(grid.points) == 9
+    assert sorted({p["dynamics.tie_decay"] for p in grid.points}) == pytest.approx([0.01, 0.03, 0.05])
+    assert sorted({p["metrics.every"] for p in grid.points}) == [2, 4, 6]  # whole-number bounds give integers
+    lhs = sweep_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="lhs", samples=5))
+    decays = sorted(p["dynamics.tie_decay"] for p in lhs.points)
+    assert len(decays) == 5
+    # Latin hypercube: exactly one sample in each fifth of the range
+    assert [int((d - 0.01) / 0.04 * 5) for d in decays] == [0, 1, 2, 3, 4]
+    sobol = sweep_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="sobol", samples=8))
+    assert len(sobol.points) == 8 and all(0.01 <= p["dynamics.tie_decay"] <= 0.05 for p in sobol.points)
+
+
+def test_run_key_changes_with_seed_and_scenario():
+    data = three_islands()
+    assert run_key(data) == run_key(dict(data))
+    assert run_key({**data, "seed": 4}) != run_key(data)
+    assert run_key({**data, "steps": 10}) != run_key(data)
+
+
+# --------------------------------------------------------------------------- bad sweep files
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"strategies": {"a": {"ownership.rulez": "glue"}}}, ["strategies.a.ownership.rulez", "did you mean 'rule'"]),
+        ({"strategies": {"a": {"ownership.rule": "glu"}}}, ["strategies.a.ownership.rule", "did you mean 'glue'"]),
+        ({"vary": {"dynamics.exploration": []}}, ["vary.dynamics.exploration", "at least 1 item"]),
+        ({"vary": {"dynamics.exploration": [0.1, 3]}}, ["vary.dynamics.exploration", "less than or equal to 1"]),
+        ({"strategies": {"a": {"ownership.glue": "markting", "ownership.rule": "glue"}}}, ["unknown department"]),
+        ({"replication": 3}, ["replication", "did you mean 'replications'"]),
+        ({"measures": ["cross_rech"]}, ["measures[0]", "did you mean 'cross_reach'"]),
+        ({"base": "bse.yaml"}, ["base", "did you mean 'base.yaml'"]),
+    ],
+)
+def test_bad_sweep_files_exit_2_and_run_nothing(tmp_path, capsys, changes, expected):
+    path = write_sweep(tmp_path, **changes)
+    code = main(["sweep", str(path), "--out", str(tmp_path / "out"), "--jobs", "1"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"{path}:") and "Traceback" not in err
+    for text in expected:
+        assert text in err
+    assert not (tmp_path / "out").exists()  # no run started, nothing written
+
+
+def test_bad_sweep_reports_the_line_of_the_override(tmp_path, capsys):
+    path = tmp_path / "sweep.yaml"
+    write_sweep(tmp_path)
+    text = path.read_text().replace("ownership.glue: comms", "ownership.glue: coms")
+    path.write_text(text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "coms" in row)
+    assert main(["sweep", str(path), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:{line}: strategies.glue_open.ownership.glue: unknown department 'coms'" in err
+    assert "did you mean 'comms'" in err
+
+
+# --------------------------------------------------------------------------- running and storing
+
+
+def test_sweep_stores_every_run_and_rerun_skips_them(tmp_path, capsys):
+    path, out = write_sweep(tmp_path), tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    runs = stored_runs(out)
+    assert len(runs) == 12 and set(runs["status"]) == {"ok"}
+    assert (out / "report" / "report.md").is_file()
+    finished = dict(sqlite3.connect(out / "runs.sqlite").execute("SELECT key, finished_at FROM runs"))
+    capsys.readouterr()
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    assert "0 runs done (0 failed), 12 already stored" in capsys.readouterr().out
+    again = dict(sqlite3.connect(out / "runs.sqlite").execute("SELECT key, finished_at FROM runs"))
+    assert again == finished
+
+
+def test_stored_time_series_match_a_single_run(tmp_path):
+    """A stored run equals `silosim run` of the same resolved scenario."""
+    from silosim.runner import run
+    from silosim.scenario import from_dict
+
+    out = tmp_path / "out"
+    sweep = sweep_mod.load_sweep(write_sweep(tmp_path, replications=1, vary={}))
+    sweep_mod.run_sweep(sweep, out, jobs=1, progress=False)
+    cell = next(c for c in sweep.cells() if c.strategy == "glue_open")
+    expected = run(from_dict(sweep.scenario(cell.strategy, cell.point, cell.seed))).timeseries
+    stored = pd.read_sql_query(
+        "SELECT step, cross_reach, ei_index FROM timeseries WHERE key = ? ORDER BY step",
+        sqlite3.connect(out / "runs.sqlite"),
+        params=(cell.key,),
+    )
+    assert stored["step"].tolist() == expected["step"].tolist()
+    assert np.allclose(stored["cross_reach"], expected["cross_reach"])
+    assert np.allclose(stored["ei_index"], expected["ei_index"])
+
+
+def test_a_run_that_raises_is_stored_as_failed_and_the_others_complete(tmp_path, monkeypatch, capsys):
+    real_run = sweep_mod.run
+    sweep = sweep_mod.load_sweep(write_sweep(tmp_path))
+    doomed = sweep.seeds[1]
+
+    def flaky(scenario):
+        if scenario.seed == doomed and scenario.ownership.rule == "glue":
+            raise RuntimeError("boom in the model")
+        return real_run(scenario)
+
+    monkeypatch.setattr(sweep_mod, "run", flaky)
+    out = tmp_path / "out"
+    assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(out), "--jobs", "1", "--quiet"]) == 1
+    assert "--retry-failed" in capsys.readouterr().err
+    runs = stored_runs(out)
+    failed = runs[runs["status"] == "failed"]
+    assert len(runs) == 12 and len(failed) == 2  # glue_open × 2 points at replication 1
+    assert set(failed["strategy"]) == {"glue_open"} and set(failed["replication"]) == {1}
+    assert all("RuntimeError: boom in the model" in e for e in failed["error"])
+    assert failed["verdict"].isna().all()
+
+    monkeypatch.setattr(sweep_mod, "run", real_run)  # the bug is fixed: retry only the failed runs
+    before = set(stored_runs(out).query("status == 'ok'")["key"])
+    assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    assert len(stored_runs(out).query("status == 'failed'")) == 2  # without the flag, failures stay
+    assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(out), "--retry-failed", "--quiet"]) == 0
+    runs = stored_runs(out)
+    assert set(runs["status"]) == {"ok"} and before <= set(runs["key"])
+
+
+def test_local_processes_and_dask_give_identical_results(tmp_path):
+    path = write_sweep(tmp_path)
+    frames = {}
+    for name, flags in {
+        "serial": ["--jobs", "1"],
+        "processes": ["--jobs", "2"],
+        "dask": ["--dask-local", "2"],
+    }.items():
+        assert main(["sweep", str(path), "--out", str(tmp_path / name), "--quiet", *flags]) == 0
+        frames[name] = stored_runs(tmp_path / name).sort_values(["strategy", "point", "replication"])
+        frames[name] = frames[name][COMPARED].reset_index(drop=True)
+    assert len(frames["serial"]) == 12
+    pd.testing.assert_frame_equal(frames["serial"], frames["processes"])
+    pd.testing.assert_frame_equal(frames["serial"], frames["dask"])
+    assert frames["serial"]["cross_reach"].nunique() > 1  # the comparison is not between constants
+
+
+def test_killed_sweep_resumes_without_losing_or_repeating_runs(tmp_path):
+    path = write_sweep(tmp_path, replications=8)  # 32 runs
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "silosim.cli", "sweep", str(path), "--out", str(out), "--jobs", "2", "--quiet"]
+    process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if (out / "runs.sqlite").exists():
+                count = sqlite3.connect(out / "runs.sqlite", timeout=5).execute("SELECT COUNT(*) FROM runs").fetchone()
+                if count[0] >= 5:
+                    break
+        os.killpg(process.pid, signal.SIGKILL)  # the coordinator and its workers, mid-sweep
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    db = sqlite3.connect(out / "runs.sqlite")
+    first = dict(db.execute("SELECT key, finished_at FROM runs"))
+    db.close()
+    assert 5 <= len(first) < 32, "the sweep was not killed part-way"
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "2", "--quiet"]) == 0
+    db = sqlite3.connect(out / "runs.sqlite")
+    after = dict(db.execute("SELECT key, finished_at FROM runs"))
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM runs").fetchone() == (32, 32)
+    planned = {key for (key,) in db.execute("SELECT key FROM plan")}
+    assert planned == set(after)
+    assert {k: after[k] for k in first} == first  # no stored run ran again
+    steps = db.execute("SELECT key, COUNT(*) FROM timeseries GROUP BY key").fetchall()
+    assert len(steps) == 32 and {n for _, n in steps} == {3}  # steps 0, 10, 20 for every run, once
+
+
+def test_dry_run_estimates_and_runs_nothing(tmp_path, capsys):
+    path, out = write_sweep(tmp_path), tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--dry-run", "--jobs", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "12 runs planned (2 strategies × 2 points × 3 replications), 0 already stored, 12 to run" in text
+    assert "estimated time:" in text and "on 2 workers" in text and "estimated disk:" in text
+    assert not (out / "runs.sqlite").exists()
+
+
+def test_load_sweep_raises_for_every_problem_at_once(tmp_path):
+    path = write_sweep(tmp_path, replications=0, design="latin", strategies={"a": {"ownership.rule": "x"}})
+    with pytest.raises(ScenarioError) as info:
+        sweep_mod.load_sweep(path)
+    paths = {p.path for p in info.value.problems}
+    assert {"replications", "design"} <= paths
