@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -309,8 +310,23 @@ def _number(value: Any) -> float | None:
 # --------------------------------------------------------------------------- running a sweep
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
+def _start_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` started workers that ignore Ctrl-C: the coordinator handles it and stops them."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")  # fork is unsafe beside threads (tqdm, Dask)
+    context.set_forkserver_preload(["silosim.sweep"])  # workers start with the model imported
+    # stopping workers on Ctrl-C leaves their queue's semaphores to the resource tracker: expected, not a leak
+    sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+    try:  # the fork server and every worker forked from it inherit the ignored SIGINT
+        pool = ProcessPoolExecutor(jobs, mp_context=context)
+        wait_futures([pool.submit(int) for _ in range(jobs)])
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+    return pool
 
 
 def _in_flight(submit: Callable, wait_first: Callable, tasks: Iterator, window: int) -> Iterator[tuple[Any, Any]]:
@@ -340,11 +356,7 @@ def run_tasks(tasks: Iterator[tuple[str, dict]], jobs: int, dask: dict | None) -
             yield execute(key, scenario)
         return
     if dask is None:
-        import multiprocessing
-
-        pool = ProcessPoolExecutor(
-            jobs, mp_context=multiprocessing.get_context("forkserver"), initializer=_ignore_sigint
-        )
+        pool = _start_pool(jobs)
         try:
             submit = lambda task: pool.submit(execute, *task)  # noqa: E731
             wait_first = lambda fs: wait_futures(fs, return_when=FIRST_COMPLETED)  # noqa: E731
