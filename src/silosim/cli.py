@@ -187,7 +187,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the report of a finished or partial sweep."""
     from silosim.report import write_report
 
-    print(f"report: {write_report(args.sweep_dir)}")
+    try:
+        print(f"report: {write_report(args.sweep_dir)}")
+    except FileNotFoundError as exc:
+        raise UsageError(f"silosim report: {exc}") from None
     return 0
 
 
@@ -222,3 +225,7 @@ def _fmt(value: float | int | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
