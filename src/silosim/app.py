@@ -1,0 +1,79 @@
+"""The browser page (Mesa SolaraViz): ``silosim viz SCENARIO.yaml`` serves it.
+
+The scenario file comes from ``SILOSIM_VIZ_SCENARIO`` (set by
+:func:`silosim.viz.serve`). Each browser session builds its own model; the
+controls in the sidebar rebuild it through the scenario validation of
+``silosim run`` when Reset is pressed. The figures are drawn by
+:mod:`silosim.viz` and sent as PNG images.
+"""
+
+from __future__ import annotations
+
+import reacton.ipywidgets as rw
+import solara
+from mesa.visualization import SolaraViz
+from mesa.visualization.utils import update_counter
+
+from silosim import viz
+
+SOURCE, SCENARIO, SEED = viz.page_scenario()  # validated at start-up: a bad file stops the server, not a session
+PARAMS = viz.model_params(SOURCE, SCENARIO, SEED)
+# Mesa's grid cells are 390 px tall: scale each figure down to fit, keeping its shape
+FIT_CELL = {"max_width": "100%", "max_height": "385px", "object_fit": "contain"}
+
+
+@solara.component
+def Status(model: viz.VizModel):  # noqa: N802 (Solara components are named like classes)
+    """Step counter, settings in force, verdict in words, validation message, CSV download."""
+    update_counter.get()
+    rows = len(model.datacollector.model_vars.get("step", []))
+    csv = solara.use_memo(lambda: viz.timeseries_csv(model), [model, rows])
+    with solara.Column(gap="6px", style={"padding": "8px"}):
+        solara.Text(viz.status_text(model), classes=["silosim-status"], style={"font-weight": "bold"})
+        solara.Text(viz.dynamics_text(model), classes=["silosim-dynamics"])
+        if model.reset_error:
+            solara.Error(
+                "Reset refused, these settings are not valid (running the scenario file as given instead):\n"
+                + model.reset_error,
+                classes=["silosim-error"],
+                style_="white-space: pre-wrap",
+            )
+        verdict = model.measures.get("verdict")
+        box = {"merged": solara.Success, "fragmented": solara.Warning, "siloed": solara.Error}.get(verdict, solara.Info)
+        box(viz.verdict_text(model), classes=["silosim-verdict"], icon=False)
+        solara.FileDownload(
+            csv,
+            filename=f"{model.config.name}-seed{model.config.seed}-timeseries.csv",
+            label=f"Download CSV ({rows} measurement{'s' if rows != 1 else ''})",
+            mime_type="text/csv",
+        )
+
+
+@solara.component
+def CommunityGraph(model: viz.VizModel):  # noqa: N802 (Solara components are named like classes)
+    """The community graph, redrawn every step."""
+    update_counter.get()
+    rw.Image(value=viz.figure_png(viz.community_graph_figure(model)), format="png", layout=FIT_CELL)
+
+
+@solara.component
+def Measures(model: viz.VizModel):  # noqa: N802 (Solara components are named like classes)
+    """The measures over time, redrawn only when a new measurement arrives."""
+    update_counter.get()
+    rows = len(model.datacollector.model_vars.get("step", []))
+    png = solara.use_memo(lambda: viz.figure_png(viz.measures_figure(model)), [model, rows])
+    rw.Image(value=png, format="png", layout=FIT_CELL)
+
+
+@solara.component
+def Page():  # noqa: N802 (Solara components are named like classes)
+    """One page per browser session, each with its own model."""
+    model = solara.use_memo(lambda: viz.VizModel(**viz.initial_kwargs(PARAMS)), [])
+    solara.Title(f"silosim · {SCENARIO.name}")
+    SolaraViz(
+        model,
+        components=[CommunityGraph, Measures, Status],
+        model_params=PARAMS,
+        name=f"silosim · {SCENARIO.name}",
+        play_interval=50,
+    )

@@ -1,0 +1,702 @@
+"""The browser view: figures and text built from a model, the page's model, and the server.
+
+Everything but :func:`serve` is plain Python that returns matplotlib figures
+or strings, so the page's components are tested without a browser;
+:mod:`silosim.app` wraps them in Mesa's SolaraViz. :func:`serve` runs that
+page with solara's server in this process, every JavaScript asset coming
+from the installed ``solara-assets`` package: nothing is fetched from the
+internet, and no version check or telemetry is sent.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import socket
+import sys
+import textwrap
+import threading
+import typing
+import warnings
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from silosim import metrics, rules
+from silosim.model import SiloModel
+from silosim.plots import PANELS, community_layout
+from silosim.scenario import Ownership, Scenario, ScenarioError, load
+
+STOPPING = threading.Event()  # set when the server stops: Mesa's Play threads are not daemons
+ENV_SCENARIO = "SILOSIM_VIZ_SCENARIO"  # the scenario file the page serves (set by serve)
+ENV_SEED = "SILOSIM_VIZ_SEED"  # the --seed given to serve, if any
+NONE = "(none)"  # the select entry for "no department"
+CROSS_POSTING = typing.get_args(Ownership.model_fields["cross_posting"].annotation)
+ACTOR_RADIUS = 1.75  # departments and CMs ring the communities (on the unit circle)
+# light enough for black labels on the nodes
+SILO_COLOURS = (
+    "#7ba3cc",
+    "#f5a55c",
+    "#8cc17f",
+    "#ec8a8b",
+    "#9fd0cb",
+    "#f1d77a",
+    "#c9a3c0",
+    "#ffc1c7",
+    "#c4a28c",
+    "#b5d6d2",
+)
+DEPARTMENT_COLOUR, CM_COLOUR, GLUE_COLOUR, ABSENT_COLOUR = "#f4f4f4", "#8e6bb8", "#d4a017", "#d9d9d9"
+
+
+# --------------------------------------------------------------------------- the community graph
+
+
+@dataclass
+class GraphData:
+    """What the community graph shows, node by node and edge by edge.
+
+    Nodes are the communities, then the departments, then the community
+    managers (in scenario order).
+
+    Attributes:
+        names: node names.
+        kinds: ``community``, ``department`` or ``cm`` per node.
+        positions: (nodes × 2) fixed positions.
+        members: members of each community (stakeholders who joined, actors who take part).
+        silos: silo label of each community (−1: no agent has it as primary community).
+        owners: owner of each community.
+        glue: node index of the glue department, or None.
+        edges: (node, node, strength, kind) with kind ``between`` (two communities: share of
+            the smaller one's tie weight between them) or ``takes_part`` (an actor and a
+            community: the actor's share of the community's tie weight).
+        joined: per ``between`` edge in order, whether it joins the two communities into one silo.
+        taking_part: (actor node, community node) pairs where the rule makes the actor post or animate.
+    """
+
+    names: list[str]
+    kinds: list[str]
+    positions: np.ndarray
+    members: np.ndarray
+    silos: np.ndarray
+    owners: list[str]
+    glue: int | None
+    edges: list[tuple[int, int, float, str]]
+    joined: list[bool]
+    taking_part: set[tuple[int, int]]
+
+
+_LAYOUTS: weakref.WeakKeyDictionary[SiloModel, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def graph_layout(model: SiloModel) -> np.ndarray:
+    """Fixed node positions: communities on the unit circle, actors on an outer ring.
+
+    Computed once per model (the first call) and reused at every step, so
+    nothing moves from frame to frame. Each actor's slot on the ring follows
+    the circular mean of the communities it is involved in (its home
+    department's, for a community manager), so links stay short.
+    """
+    if model in _LAYOUTS:
+        return _LAYOUTS[model]
+    cfg = model.config
+    n_c = len(cfg.communities)
+    inner = community_layout(n_c)
+    community_xy = np.array([inner[c] for c in range(n_c)], dtype=float)
+    involvement = rules.involvement_matrix(cfg)  # departments × communities
+    preferred = [_circular_mean(community_xy, row) for row in involvement]
+    dept_index = {d.name: i for i, d in enumerate(cfg.organization.departments)}
+    for m, cm in enumerate(cfg.organization.community_managers):
+        animated = model.assignment.animates[m].astype(float) if model.assignment.animates.size else np.zeros(n_c)
+        home = preferred[dept_index[cm.home]] if cm.home is not None else None
+        preferred.append(home if home is not None else _circular_mean(community_xy, animated))
+    n_a = len(preferred)
+    fallback = np.linspace(0, 2 * math.pi, n_a, endpoint=False)
+    angles = np.array([p if p is not None else f for p, f in zip(preferred, fallback, strict=True)])
+    order = np.argsort(angles, kind="stable")
+    slots = 2 * math.pi * np.arange(n_a) / max(n_a, 1)
+    offset = math.atan2(np.sin(angles[order] - slots).sum(), np.cos(angles[order] - slots).sum()) if n_a else 0.0
+    actor_xy = np.zeros((n_a, 2))
+    actor_xy[order] = ACTOR_RADIUS * np.column_stack([np.cos(slots + offset), np.sin(slots + offset)])
+    positions = np.vstack([community_xy, actor_xy]) if n_a else community_xy
+    _LAYOUTS[model] = positions
+    return positions
+
+
+def _circular_mean(points: np.ndarray, weights: np.ndarray) -> float | None:
+    """Angle of the weighted mean of points on the unit circle (None without weight)."""
+    if weights.sum() <= 0:
+        return None
+    x, y = (points * weights[:, None]).sum(axis=0)
+    return math.atan2(y, x) if abs(x) + abs(y) > 1e-9 else None
+
+
+def community_graph_data(model: SiloModel) -> GraphData:
+    """The community graph of the model's current state (live, not only at measurement steps)."""
+    cfg, w = model.config, model.world
+    n_c, n_d, n_a = len(cfg.communities), model.n_departments, model.n_actors
+    partition = model.primary_communities()
+    block = metrics.block_matrix(model.tie_graph(), partition, n_c)
+    present = np.bincount(partition[partition >= 0], minlength=n_c) > 0
+    silos = metrics.silo_labels(block, cfg.metrics.verdict.silo_floor, present=present)
+    members = np.array([int(((w.member_mask >> np.uint64(c)) & np.uint64(1)).sum()) for c in range(n_c)])
+
+    edges: list[tuple[int, int, float, str]] = []
+    joined: list[bool] = []
+    strength = block.sum(axis=1)
+    floor = cfg.metrics.verdict.silo_floor
+    for a in range(n_c):
+        for b in range(a + 1, n_c):
+            if block[a, b] > 0:
+                share = block[a, b] / max(min(strength[a], strength[b]), 1e-12)
+                edges.append((a, b, float(share), "between"))
+                joined.append(bool(share >= floor and present[a] and present[b]))
+
+    actor_weight, community_weight = _actor_tie_weight(model)
+    posting = model.assignment.posting > 0
+    animates = model.assignment.animates.astype(bool)
+    takes_part = np.vstack([posting, animates]) if animates.size else posting
+    taking_part = {(n_c + r, c) for r, c in zip(*np.nonzero(takes_part), strict=True)}
+    for r, c in zip(*np.nonzero((actor_weight > 0) | takes_part), strict=True):
+        share = actor_weight[r, c] / community_weight[c] if community_weight[c] > 0 else 0.0
+        edges.append((int(n_c + r), int(c), float(share), "takes_part"))
+
+    names = [c.name for c in cfg.communities]
+    names += [d.name for d in cfg.organization.departments] + [m.name for m in cfg.organization.community_managers]
+    kinds = ["community"] * n_c + ["department"] * n_d + ["cm"] * (n_a - n_d)
+    return GraphData(
+        names=names,
+        kinds=kinds,
+        positions=graph_layout(model),
+        members=members,
+        silos=silos,
+        owners=list(model.assignment.owners),
+        glue=None if model.glue_row is None else n_c + int(model.glue_row),
+        edges=edges,
+        joined=joined,
+        taking_part=taking_part,
+    )
+
+
+def _actor_tie_weight(model: SiloModel) -> tuple[np.ndarray, np.ndarray]:
+    """(actors × communities) tie weight at each actor, and each community's total tie weight.
+
+    A tie counts in the community where it was made (its context); an actor's
+    weight there sums the ties it holds and the ties held to it.
+    """
+    w, n_a, n_c = model.world, model.n_actors, len(model.config.communities)
+    k = w.tie_partner.shape[1]
+    holder = np.repeat(np.arange(len(w.culture)), k)
+    partner, ctx, weight = w.tie_partner.ravel(), w.tie_context.ravel().astype(np.int64), w.tie_weight.ravel()
+    keep = (partner >= 0) & (ctx >= 0)
+    holder, partner, ctx, weight = holder[keep], partner[keep], ctx[keep], weight[keep].astype(float)
+    total = np.bincount(ctx, weights=weight, minlength=n_c)
+    out = np.zeros((n_a, n_c))
+    for end in (holder, partner):
+        at_actor = end < n_a
+        np.add.at(out, (end[at_actor], ctx[at_actor]), weight[at_actor])
+    return out, total
+
+
+def silo_colour(label: int) -> str:
+    """Colour of a silo label (grey for communities no agent has as primary)."""
+    return ABSENT_COLOUR if label < 0 else SILO_COLOURS[int(label) % len(SILO_COLOURS)]
+
+
+def community_graph_figure(model: SiloModel) -> Figure:
+    """Communities sized by membership and coloured by silo, linked to each other and to their actors.
+
+    Edge width between two communities is the share of the smaller one's tie
+    weight that runs between them (dotted: below ``silo_floor``, so not
+    joined); between an actor and a community, the actor's share of the
+    community's tie weight (dashed: takes part but holds no tie yet). The
+    glue department is a gold star, community managers are purple diamonds.
+    """
+    data = community_graph_data(model)
+    pos = data.positions
+    fig = Figure(figsize=(6.2, 4.2), dpi=120)  # the shape of a cell of Mesa's page grid, 744 x 504 px
+    ax = fig.add_axes((0.0, 0.05, 1.0, 0.88))
+    ax.set_aspect("equal")
+    ax.axis("off")
+    lim = ACTOR_RADIUS + 0.3
+    ax.set_xlim(-1.45 * lim, 1.45 * lim)
+    ax.set_ylim(-lim, lim)
+
+    between = [edge for edge in data.edges if edge[3] == "between"]
+    for solid in (True, False):  # one collection per line style: fast at any number of edges
+        chosen = [e for e, j in zip(between, data.joined, strict=True) if j == solid]
+        widths = [min(0.6 + 14 * e[2], 10) if solid else 0.6 for e in chosen]
+        ax.add_collection(
+            LineCollection(
+                [pos[[e[0], e[1]]] for e in chosen],
+                linewidths=widths,
+                colors="#444444",
+                alpha=0.55 if solid else 0.35,
+                linestyles="-" if solid else ":",
+                zorder=1,
+            )
+        )
+    part = [edge for edge in data.edges if edge[3] == "takes_part"]
+    for tied in (True, False):
+        chosen = [e for e in part if (e[2] > 0) == tied]
+        colours = [
+            GLUE_COLOUR if e[0] == data.glue else CM_COLOUR if data.kinds[e[0]] == "cm" else "#5a7fa3" for e in chosen
+        ]
+        ax.add_collection(
+            LineCollection(
+                [pos[[e[0], e[1]]] for e in chosen],
+                colors=colours,
+                linewidths=[0.5 + 8 * e[2] for e in chosen] if tied else 0.5,
+                alpha=0.6 if tied else 0.4,
+                linestyles="-" if tied else "--",
+                zorder=1,
+            )
+        )
+
+    n_c = len(data.members)
+    size = 150 + 1700 * np.sqrt(data.members / max(data.members.max(), 1))
+    ax.scatter(
+        *pos[:n_c].T,
+        s=size,
+        c=[silo_colour(s) for s in data.silos],
+        edgecolors="#333333",
+        linewidths=0.8,
+        zorder=3,
+        label="communities",
+        gid="communities",
+    )
+    for c in range(n_c):
+        label = f"{data.names[c].replace('_', ' ')}\n{data.members[c]:,} members\nowner {data.owners[c]}"
+        ax.annotate(label, pos[c], ha="center", va="center", fontsize=6.5, zorder=4)
+
+    for kind, marker, colour, gid in (
+        ("department", "s", DEPARTMENT_COLOUR, "departments"),
+        ("cm", "D", CM_COLOUR, "cms"),
+    ):
+        nodes = [i for i, k in enumerate(data.kinds) if k == kind and i != data.glue]
+        ax.scatter(
+            *pos[nodes].reshape(-1, 2).T,
+            s=110,
+            marker=marker,
+            c=colour,
+            edgecolors="#333333",
+            linewidths=0.8,
+            zorder=3,
+            gid=gid,
+        )
+    if data.glue is not None:
+        ax.scatter(*pos[[data.glue]].T, s=380, marker="*", c=GLUE_COLOUR, edgecolors="#333333", zorder=3, gid="glue")
+    for i in range(n_c, len(data.names)):
+        x, y = pos[i]
+        radial = np.array([x, y]) / max(math.hypot(x, y), 1e-9)
+        name = data.names[i] + (" (glue)" if i == data.glue else "")
+        ax.annotate(
+            name,
+            (x, y),
+            xytext=tuple(14 * radial),
+            textcoords="offset points",
+            fontsize=7.5,
+            ha="left" if x > 0.1 else "right" if x < -0.1 else "center",
+            va="bottom" if y > 0.1 else "top" if y < -0.1 else "center",
+            zorder=4,
+        )
+
+    n_silos = metrics.silo_count(data.silos)
+    handles = [
+        Line2D([], [], ls="", marker="o", ms=9, mfc=silo_colour(0), mec="#333333", label="community (colour: silo)"),
+        Line2D([], [], ls="", marker="s", ms=7, mfc=DEPARTMENT_COLOUR, mec="#333333", label="department"),
+    ]
+    if data.glue is not None:
+        handles.append(Line2D([], [], ls="", marker="*", ms=12, mfc=GLUE_COLOUR, mec="#333333", label="glue"))
+    if "cm" in data.kinds:
+        handles.append(Line2D([], [], ls="", marker="D", ms=6, mfc=CM_COLOUR, mec="#333333", label="community manager"))
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=len(handles),
+        fontsize=7,
+        frameon=False,
+        handletextpad=0.3,
+        columnspacing=1.0,
+    )
+    fig.suptitle(
+        f"step {model.steps}: {n_silos} silo{'s' if n_silos != 1 else ''} · rule {model.config.ownership.rule}"
+        f" · cross-posting {model.config.ownership.cross_posting}",
+        fontsize=9,
+    )
+    return fig
+
+
+def figure_png(figure: Figure) -> bytes:
+    """A figure as PNG bytes (what the page sends to the browser)."""
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- measures over time
+
+
+def measures_figure(model: SiloModel) -> Figure:
+    """The measures over time (one panel each), the scenario's events marked, the verdict as title."""
+    frame = model.datacollector.get_model_vars_dataframe()
+    cfg = model.config
+    fig = Figure(figsize=(7.5, 4.65), dpi=120)  # 900 x 558 px
+    axes = fig.subplots(
+        2,
+        3,
+        sharex=True,
+        gridspec_kw={"left": 0.06, "right": 0.98, "top": 0.84, "bottom": 0.15, "wspace": 0.25, "hspace": 0.3},
+    )
+    bounds = {"ei_index": (-1.05, 1.05), "cross_reach": (-0.02, 1.02), "practice_convergence": (-0.02, 1.02)}
+    bounds["silo_count"] = (0, len(cfg.communities) + 0.5)
+    for ax, (column, title) in zip(axes.ravel(), PANELS, strict=True):
+        values = frame[column].astype(float) if len(frame) else None
+        if values is not None and values.notna().any():
+            ax.plot(frame["step"], values, color="#1f77b4", marker="o", ms=2.5, lw=1.4)
+            if column == "ei_index":
+                ax.plot(
+                    frame["step"],
+                    frame["ei_baseline"].astype(float),
+                    color="grey",
+                    ls="--",
+                    lw=1,
+                    label="random mixing",
+                )
+                ax.legend(loc="best", fontsize=7, frameon=False)
+        for event in cfg.events:
+            ax.axvline(event.at, color="#d62728", ls=":", lw=1.2)
+        ax.set_xlim(0, max(cfg.steps, 1))
+        if column in bounds:
+            ax.set_ylim(*bounds[column])
+        if values is not None and values.isna().all():
+            ax.text(0.5, 0.5, "n/a so far", transform=ax.transAxes, ha="center", va="center", fontsize=8, color="grey")
+            ax.set_yticks([])
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel("step", fontsize=8)
+    if cfg.events:
+        events = "red dotted lines: " + "; ".join(event_label(e.at, e.set) for e in cfg.events)
+        fig.text(0.5, 0.01, textwrap.fill(events, 120), ha="center", va="bottom", fontsize=7.5)
+    fig.suptitle(textwrap.fill(verdict_text(model), 100), fontsize=9)
+    return fig
+
+
+def event_label(at: int, changes: dict) -> str:
+    """One scheduled event in words, e.g. ``step 100: ownership.rule=glue``."""
+    return f"step {at}: " + ", ".join(f"{key}={value}" for key, value in changes.items())
+
+
+# --------------------------------------------------------------------------- text
+
+
+def verdict_text(model: SiloModel) -> str:
+    """The verdict of the latest measurement, in words."""
+    if "verdict" not in model.measures:
+        return f"No measurement yet: the first is at step {model.config.metrics.every}."
+    return f"{model.measures['verdict'].upper()} at step {model.measures['step']}: {model.verdict_reason}"
+
+
+def status_text(model: SiloModel) -> str:
+    """The step counter and the ownership in force, e.g. ``Step 5 of 300 · rule glue · glue hr · ...``."""
+    own = model.config.ownership
+    parts = [f"Step {model.steps} of {model.config.steps}", f"rule {own.rule}"]
+    if own.rule == "glue":
+        parts.append(f"glue {own.glue}")
+    if own.rule == "single_owner":
+        parts.append(f"owner {own.owner}")
+    parts += [f"cross-posting {own.cross_posting}", f"seed {model.config.seed}"]
+    return " · ".join(parts)
+
+
+def dynamics_text(model: SiloModel) -> str:
+    """The dynamics in force that the page's sliders set, e.g. ``exploration 0.1 · tie decay 0.02 · ...``."""
+    dyn = model.config.dynamics
+    values = {"exploration": dyn.exploration, "tie decay": dyn.tie_decay}
+    values |= {"reinforcement": dyn.reinforcement, "drift": dyn.drift}
+    return " · ".join(f"{name} {value:g}" for name, value in values.items())
+
+
+def timeseries_csv(model: SiloModel) -> str:
+    """The measurements so far as CSV, the same columns as ``timeseries.csv`` of ``silosim run``."""
+    return model.datacollector.get_model_vars_dataframe().to_csv(index=False)
+
+
+# --------------------------------------------------------------------------- the page's model and controls
+
+
+class VizModel(SiloModel):
+    """A SiloModel built from the page's controls (Mesa's Reset calls it with their current values).
+
+    The controls become ``--set`` overrides of the scenario file and go
+    through the same validation as ``silosim run``. Invalid settings never
+    raise: the model is built from ``fallback`` (the scenario the server
+    started with) and ``reset_error`` holds the validation message.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        fallback: Scenario,
+        rule: str,
+        glue: str,
+        owner: str,
+        cross_posting: str,
+        exploration: float,
+        tie_decay: float,
+        reinforcement: float,
+        drift: float,
+        seed: int | str,
+    ):
+        """Validate the controls against the scenario file, then build the model.
+
+        Args:
+            source: the scenario file.
+            fallback: scenario to run when the controls are invalid.
+            rule: ownership rule.
+            glue: glue department, or :data:`NONE`.
+            owner: ``single_owner``'s department, or :data:`NONE`.
+            cross_posting: cross-posting policy.
+            exploration: ``dynamics.exploration``.
+            tie_decay: ``dynamics.tie_decay``.
+            reinforcement: ``dynamics.reinforcement``.
+            drift: ``dynamics.drift``.
+            seed: the seed, as typed (a string from the text field is parsed like ``--seed``).
+        """
+        overrides = control_overrides(
+            rule=rule,
+            glue=glue,
+            owner=owner,
+            cross_posting=cross_posting,
+            exploration=exploration,
+            tie_decay=tie_decay,
+            reinforcement=reinforcement,
+            drift=drift,
+            seed=seed,
+        )
+        try:
+            scenario, error = load(source, overrides), None
+        except ScenarioError as exc:  # the CLI's message; the page's controls are the CLI's --set
+            scenario = fallback
+            error = "\n".join(f"{p.path}: {p.message}" if p.source == "--set" else str(p) for p in exc.problems)
+        super().__init__(scenario)
+        self.source = source
+        self.reset_error: str | None = error
+
+    def step(self) -> None:
+        """One step; none once the server is stopping (Mesa's Play loop then ends, and the process can exit)."""
+        if STOPPING.is_set():
+            self.running = False
+            return
+        super().step()
+
+
+def control_overrides(
+    *,
+    rule: str,
+    glue: str,
+    owner: str,
+    cross_posting: str,
+    exploration: float,
+    tie_decay: float,
+    reinforcement: float,
+    drift: float,
+    seed: int | str,
+) -> list[str]:
+    """The controls as ``key=value`` overrides, as ``silosim run --set`` takes them."""
+
+    def name(value: str | None) -> str:  # quoted, so that a department called 'no' stays a string
+        return "" if value in (None, "", NONE) else json.dumps(value)
+
+    def number(value: float) -> str:
+        return repr(round(float(value), 6))
+
+    return [
+        f"ownership.rule={rule}",
+        f"ownership.glue={name(glue)}",
+        f"ownership.owner={name(owner)}",
+        f"ownership.cross_posting={cross_posting}",
+        f"dynamics.exploration={number(exploration)}",
+        f"dynamics.tie_decay={number(tie_decay)}",
+        f"dynamics.reinforcement={number(reinforcement)}",
+        f"dynamics.drift={number(drift)}",
+        f"seed={str(seed).strip()}",
+    ]
+
+
+def model_params(source: str, scenario: Scenario, seed: int | None = None) -> dict:
+    """SolaraViz ``model_params`` for :class:`VizModel`: the controls, defaulting to the scenario's values."""
+    own, dyn = scenario.ownership, scenario.dynamics
+    departments = [NONE, *(d.name for d in scenario.organization.departments)]
+
+    def slider(label: str, value: float, high: float, step: float) -> dict:
+        return {
+            "type": "SliderFloat",
+            "label": label,
+            "value": value,
+            "min": 0.0,
+            "max": max(high, value),
+            "step": step,
+        }
+
+    return {
+        "source": source,
+        "fallback": scenario,
+        "rule": {"type": "Select", "label": "ownership rule", "value": own.rule, "values": list(rules.RULES)},
+        "glue": {
+            "type": "Select",
+            "label": "glue department (rule glue)",
+            "value": own.glue or NONE,
+            "values": departments,
+        },
+        "owner": {
+            "type": "Select",
+            "label": "owner (rule single_owner)",
+            "value": own.owner or NONE,
+            "values": departments,
+        },
+        "cross_posting": {
+            "type": "Select",
+            "label": "cross-posting",
+            "value": own.cross_posting,
+            "values": list(CROSS_POSTING),
+        },
+        "exploration": slider("exploration", dyn.exploration, 1.0, 0.01),
+        "tie_decay": slider("tie decay", dyn.tie_decay, 0.2, 0.001),
+        "reinforcement": slider("reinforcement", dyn.reinforcement, 1.0, 0.01),
+        "drift": slider("drift", dyn.drift, 0.01, 0.0001),
+        "seed": {"type": "InputText", "label": "seed", "value": str(scenario.seed if seed is None else seed)},
+    }
+
+
+def initial_kwargs(params: dict) -> dict:
+    """Keyword arguments of :class:`VizModel` for the controls' default values."""
+    return {key: value["value"] if isinstance(value, dict) else value for key, value in params.items()}
+
+
+def page_scenario() -> tuple[str, Scenario, int | None]:
+    """The scenario file the page serves (``SILOSIM_VIZ_SCENARIO``), validated, and the seed asked for."""
+    source = os.environ.get(ENV_SCENARIO, "scenarios/default.yaml")
+    seed = int(os.environ[ENV_SEED]) if os.environ.get(ENV_SEED) else None
+    return source, load(source, [] if seed is None else [f"seed={seed}"]), seed
+
+
+# --------------------------------------------------------------------------- the server
+
+# solara-assets ships these at full versions; solara's Altair widget asks for the short names
+ASSET_ALIASES = {"vega@5": "vega@5.21.0", "vega-lite@5": "vega-lite@5.2.0", "vega-embed@6": "vega-embed@6.20.2"}
+# where solara would fetch a missing asset: a loopback port, so that no request can leave the machine
+OFFLINE_CDN = "http://127.0.0.1:9/npm/"
+
+
+def prepare_offline_assets() -> Path:
+    """Make solara serve its JavaScript from the installed solara-assets and never go online.
+
+    Turns off solara's telemetry, points its asset proxy at the installed
+    asset folder (``sys.prefix/share/solara/cdn``), adds the short-name
+    aliases its Altair widget asks for, and makes a missing asset a local 404
+    instead of a fetch from a CDN. Must run before solara's server is
+    imported; returns the asset folder.
+
+    Raises:
+        RuntimeError: solara-assets is not installed, or its folder cannot be used.
+    """
+    os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
+    os.environ["SOLARA_ASSETS_PROXY"] = "True"
+    os.environ["SOLARA_ASSETS_CDN"] = OFFLINE_CDN
+    os.environ["SOLARA_MODE"] = "production"
+    import solara.server.cdn_helper as cdn_helper
+    import solara.server.settings as server_settings
+    import solara.settings
+
+    server_settings.telemetry.mixpanel_enable = False
+    server_settings.main.mode = "production"
+    solara.settings.assets.cdn = OFFLINE_CDN
+    folder = Path(server_settings.assets.proxy_cache_dir)
+    if not solara.settings.assets.proxy:
+        raise RuntimeError(f"solara cannot use its asset folder {folder}; the page would load its scripts from a CDN")
+    if not (folder / "requirejs@2.3.6").is_dir():
+        raise RuntimeError(f"no JavaScript assets in {folder}: install solara-assets (pip install solara-assets)")
+    for short, full in ASSET_ALIASES.items():
+        if (folder / full).is_dir() and not (folder / short).exists():
+            try:
+                (folder / short).symlink_to(full, target_is_directory=True)
+            except OSError as exc:  # a read-only environment: only Altair charts would miss them
+                print(f"silosim viz: cannot alias {short} -> {full} in {folder}: {exc}", file=sys.stderr)
+
+    def offline(url: str) -> bytes:
+        raise FileNotFoundError(f"{url}: not in the installed assets, and silosim viz never fetches from the internet")
+
+    if hasattr(cdn_helper, "fetch_from_cdn"):
+        cdn_helper.fetch_from_cdn = offline
+    return folder
+
+
+def serve(scenario: str | Path, host: str = "127.0.0.1", port: int = 8765, seed: int | None = None) -> int:
+    """Serve the page for one scenario file until Ctrl-C (or SIGTERM); print its address.
+
+    Args:
+        scenario: scenario YAML file (validated by the caller; invalid input raises ScenarioError).
+        host: address to listen on; 127.0.0.1 keeps the page on this machine.
+        port: port to listen on (0: any free port; the printed address says which).
+        seed: seed for the page's models (default: the scenario's).
+
+    Returns:
+        0 when stopped by Ctrl-C or SIGTERM, 1 when the address cannot be used.
+    """
+    import signal
+
+    source = str(Path(scenario).resolve())
+    base = load(source, [] if seed is None else [f"seed={seed}"])
+    os.environ[ENV_SCENARIO] = source
+    os.environ.pop(ENV_SEED, None)
+    if seed is not None:
+        os.environ[ENV_SEED] = str(seed)
+    os.environ["SOLARA_APP"] = "silosim.app"
+    prepare_offline_assets()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        print(f"silosim viz: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    import uvicorn
+
+    # solara warns on every page load over plain http to a host other than 'localhost'; the page needs no cookie
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https", category=UserWarning)
+
+    config = uvicorn.Config(
+        "solara.server.starlette:app", log_level="warning", access_log=False, timeout_graceful_shutdown=3
+    )
+    server = uvicorn.Server(config)
+    url_host = f"[{host}]" if ":" in host else host
+    print(f"silosim viz: {base.name} at http://{url_host}:{sock.getsockname()[1]}/  (Ctrl-C to stop)", flush=True)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)  # uvicorn re-raises it after a clean shutdown
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        STOPPING.set()
+        signal.signal(signal.SIGTERM, previous)
+        sock.close()
+    print("silosim viz: stopped", flush=True)
+    return 0

@@ -1,0 +1,305 @@
+"""The browser page's components, built from small models without a browser."""
+
+import copy
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import glued, three_islands
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.colors import to_hex
+
+from silosim import rules, scenario, viz
+from silosim.model import MEASURES, SiloModel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def stepped(data: dict, steps: int = 30) -> SiloModel:
+    model = SiloModel(scenario.from_dict(data))
+    for _ in range(steps):
+        model.step()
+    return model
+
+
+def two_silos() -> dict:
+    """The islands, with the lab recruiting consumers too: brand page and lab join, the ESN stays apart."""
+    data = three_islands()
+    data["communities"][2]["members"]["consumers"] = 0.3
+    return data
+
+
+def node_collections(fig) -> dict[str, PathCollection]:
+    ax = fig.axes[0]
+    return {c.get_gid(): c for c in ax.collections if isinstance(c, PathCollection)}
+
+
+def community_colours(fig) -> list[str]:
+    return [to_hex(c) for c in node_collections(fig)["communities"].get_facecolors()]
+
+
+# --------------------------------------------------------------------------- the community graph
+
+
+def test_graph_has_one_node_per_community_department_and_cm():
+    model = stepped(glued(three_islands()))
+    data = viz.community_graph_data(model)
+    assert len(data.names) == 3 + 4 + 1  # communities + departments + community managers
+    assert data.kinds.count("community") == 3 and data.kinds.count("department") == 4 and data.kinds.count("cm") == 1
+    fig = viz.community_graph_figure(model)
+    drawn = sum(len(c.get_offsets()) for c in node_collections(fig).values())
+    assert drawn == 3 + 4 + 1
+    assert len(node_collections(fig)["communities"].get_offsets()) == 3
+
+
+def test_two_silo_organisation_gets_two_colours():
+    model = stepped(two_silos())
+    data = viz.community_graph_data(model)
+    assert data.silos.tolist() == [0, 1, 0]  # brand page and lab joined, the ESN alone
+    colours = community_colours(viz.community_graph_figure(model))
+    assert colours[0] == colours[2] != colours[1]
+
+
+def test_islands_get_three_colours_and_merged_organisation_one():
+    assert len(set(community_colours(viz.community_graph_figure(stepped(three_islands()))))) == 3
+    assert len(set(community_colours(viz.community_graph_figure(stepped(glued(three_islands())))))) == 1
+
+
+def test_communities_are_sized_by_membership():
+    data = three_islands()
+    data["organization"]["stakeholders"][1]["count"] = 60  # a small ESN
+    model = stepped(data, 5)
+    graph = viz.community_graph_data(model)
+    assert graph.members[1] < graph.members[0]
+    sizes = node_collections(viz.community_graph_figure(model))["communities"].get_sizes()
+    assert sizes[1] < sizes[0]
+
+
+def test_glue_department_and_cms_are_marked():
+    model = stepped(glued(three_islands()))
+    data = viz.community_graph_data(model)
+    assert data.names[data.glue] == "comms"
+    nodes = node_collections(viz.community_graph_figure(model))
+    assert len(nodes["glue"].get_offsets()) == 1
+    assert len(nodes["cms"].get_offsets()) == 1
+    assert len(nodes["departments"].get_offsets()) == 3  # the glue is drawn as a star, not a square
+    # the glue takes part in every community, and is linked to each
+    assert {c for a, c in data.taking_part if a == data.glue} == {0, 1, 2}
+    assert {c for a, c, _, kind in data.edges if kind == "takes_part" and a == data.glue} == {0, 1, 2}
+
+
+def test_islands_have_no_glue_and_no_edge_between_communities():
+    model = stepped(three_islands())
+    data = viz.community_graph_data(model)
+    assert data.glue is None
+    assert [e for e in data.edges if e[3] == "between"] == []
+    assert "glue" not in node_collections(viz.community_graph_figure(model))
+
+
+def test_edge_width_follows_tie_weight():
+    model = stepped(two_silos())
+    data = viz.community_graph_data(model)
+    between = [e for e in data.edges if e[3] == "between"]
+    assert [(a, b) for a, b, _, _ in between] == [(0, 2)]
+    assert 0 < between[0][2] <= 1
+    ax = viz.community_graph_figure(model).axes[0]
+    solid = [c for c in ax.collections if isinstance(c, LineCollection) and len(c.get_segments())]
+    widths = np.concatenate([c.get_linewidths() for c in solid])
+    assert widths.max() > widths.min()  # widths vary with the weight they show
+
+
+def test_positions_stay_fixed_from_step_to_step_and_across_a_rule_change():
+    data = three_islands()
+    data["events"] = [{"at": 10, "set": {"ownership.rule": "glue", "ownership.glue": "comms"}}]
+    model = SiloModel(scenario.from_dict(data))
+    before = viz.community_graph_data(model).positions.copy()
+    for _ in range(20):
+        model.step()
+    after = viz.community_graph_data(model)
+    assert model.config.ownership.rule == "glue"
+    assert np.array_equal(before, after.positions)
+    assert after.glue is not None
+
+
+def test_graph_draws_fast_at_the_largest_shipped_scenario():
+    model = SiloModel(scenario.load(ROOT / "scenarios" / "hr_led_large_group.yaml"))
+    for _ in range(20):
+        model.step()
+    viz.community_graph_figure(model).savefig(io.BytesIO(), format="png")  # warm up fonts
+    import time
+
+    started = time.perf_counter()
+    viz.community_graph_figure(model).savefig(io.BytesIO(), format="png")
+    assert time.perf_counter() - started < 2.0  # about 0.1 s here; generous for a loaded CI machine
+
+
+# --------------------------------------------------------------------------- measures, verdict, CSV
+
+
+def test_measures_figure_has_a_panel_per_measure_and_marks_events():
+    data = three_islands()
+    data["events"] = [{"at": 20, "set": {"ownership.cross_posting": "open"}}]
+    model = stepped(data, 35)
+    fig = viz.measures_figure(model)
+    assert len(fig.axes) == 6
+    assert [ax.get_title() for ax in fig.axes] == [title for _, title in viz.PANELS]
+    for ax in fig.axes:
+        xs = [line.get_xdata() for line in ax.get_lines()]
+        assert any(list(x) == [20, 20] for x in xs)  # the event, on every panel
+    ei = fig.axes[0].get_lines()[0]
+    assert list(ei.get_xdata()) == [10, 20, 30]
+    assert fig.axes[0].get_xlim() == (0, 150)  # the whole run, so the axis does not rescale
+    assert "step 20: ownership.cross_posting=open" in " ".join(t.get_text() for t in fig.texts)
+    assert fig.get_suptitle().startswith("SILOED at step 30: ")
+
+
+def test_verdict_in_words():
+    model = SiloModel(scenario.from_dict(three_islands()))
+    assert viz.verdict_text(model) == "No measurement yet: the first is at step 10."
+    for _ in range(10):
+        model.step()
+    assert viz.verdict_text(model) == f"SILOED at step 10: {model.verdict_reason}"
+
+
+def test_status_shows_step_counter_and_rule():
+    model = stepped(glued(three_islands()), 5)
+    text = viz.status_text(model)
+    assert text.startswith("Step 5 of 150 · rule glue · glue comms · cross-posting open · seed 3")
+    assert viz.dynamics_text(model) == "exploration 0.1 · tie decay 0.02 · reinforcement 0.2 · drift 0.001"
+
+
+def test_csv_has_one_row_per_measurement_and_the_columns_of_silosim_run():
+    model = stepped(three_islands(), 35)
+    frame = pd.read_csv(io.StringIO(viz.timeseries_csv(model)))
+    assert frame["step"].tolist() == [10, 20, 30]
+    assert list(frame.columns) == ["step", *MEASURES, "verdict"]
+    assert viz.timeseries_csv(SiloModel(scenario.from_dict(three_islands()))).strip() == ",".join(frame.columns)
+
+
+# --------------------------------------------------------------------------- the page's model and controls
+
+
+@pytest.fixture
+def islands_file(tmp_path):
+    import yaml
+
+    path = tmp_path / "islands.yaml"
+    path.write_text(yaml.safe_dump(three_islands()))
+    return path
+
+
+def controls(path, **changes):
+    base = scenario.load(path)
+    kwargs = viz.initial_kwargs(viz.model_params(str(path), base))
+    return kwargs | changes
+
+
+def test_controls_default_to_the_scenario_and_offer_every_rule(islands_file):
+    base = scenario.load(islands_file)
+    params = viz.model_params(str(islands_file), base, seed=9)
+    assert params["rule"]["values"] == list(rules.RULES)
+    assert params["rule"]["value"] == "most_involved"
+    assert params["cross_posting"] == {
+        "type": "Select",
+        "label": "cross-posting",
+        "value": "closed",
+        "values": ["open", "owner_only", "closed"],
+    }
+    assert params["glue"]["values"] == [viz.NONE, "marketing", "hr", "rnd", "comms"]
+    assert params["exploration"]["value"] == base.dynamics.exploration
+    assert params["drift"]["value"] == base.dynamics.drift
+    assert params["seed"]["value"] == "9"
+    model = viz.VizModel(**viz.initial_kwargs(params))
+    assert model.reset_error is None
+    assert model.config.seed == 9
+    assert scenario.to_dict(model.config) == scenario.to_dict(scenario.load(islands_file, ["seed=9"]))
+
+
+def test_valid_controls_rebuild_the_model(islands_file):
+    model = viz.VizModel(
+        **controls(islands_file, rule="glue", glue="comms", cross_posting="open", exploration=0.3, seed=" 7 ")
+    )
+    assert model.reset_error is None
+    own = model.config.ownership
+    assert (own.rule, own.glue, own.cross_posting) == ("glue", "comms", "open")
+    assert model.config.dynamics.exploration == 0.3
+    assert model.config.seed == 7
+    assert model.steps == 0
+
+
+def test_invalid_controls_show_the_validation_message_and_never_raise(islands_file):
+    model = viz.VizModel(**controls(islands_file, rule="glue", glue=viz.NONE))
+    assert model.reset_error == "ownership.rule: rule 'glue' needs ownership.glue: a department name"
+    assert model.config.ownership.rule == "most_involved"  # the fallback scenario runs
+    model.step()
+    bad_seed = viz.VizModel(**controls(islands_file, seed="abc"))
+    assert bad_seed.reset_error.startswith("seed: ")
+    bad_file = viz.VizModel(**controls(islands_file, source=str(islands_file.with_name("gone.yaml"))))
+    assert "cannot read file" in bad_file.reset_error
+
+
+def test_controls_are_the_cli_overrides():
+    overrides = viz.control_overrides(
+        rule="glue",
+        glue="no",
+        owner=viz.NONE,
+        cross_posting="open",
+        exploration=0.1 + 0.2,
+        tie_decay=0.02,
+        reinforcement=0.2,
+        drift=0.001,
+        seed=5,
+    )
+    assert overrides == [
+        "ownership.rule=glue",
+        'ownership.glue="no"',  # quoted: YAML would read a bare no as false
+        "ownership.owner=",
+        "ownership.cross_posting=open",
+        "dynamics.exploration=0.3",
+        "dynamics.tie_decay=0.02",
+        "dynamics.reinforcement=0.2",
+        "dynamics.drift=0.001",
+        "seed=5",
+    ]
+
+
+def test_mesa_reset_passes_exactly_the_controls(islands_file):
+    """Mesa's Reset rebuilds ``type(model)(**kwargs)``; a ``scenario`` parameter would get a Mesa Scenario."""
+    from mesa.visualization.solara_viz import _build_model_init_kwargs, _check_model_params
+
+    params = viz.model_params(str(islands_file), scenario.load(islands_file))
+    model = viz.VizModel(**viz.initial_kwargs(params))
+    _check_model_params(model, params)
+    kwargs = viz.initial_kwargs(params)
+    rebuilt = _build_model_init_kwargs(
+        model, copy.copy(kwargs), add_scenario_when_empty=True, require_model_accepts_scenario=True
+    )
+    assert rebuilt == kwargs
+
+
+# --------------------------------------------------------------------------- the server's offline set-up
+
+
+def test_server_setup_keeps_every_request_on_this_machine():
+    """Telemetry off, production mode, assets from the installed folder, a missing asset a local 404."""
+    import subprocess
+    import sys
+
+    code = """
+import solara.server.cdn_helper as cdn, solara.server.settings as server, solara.settings as solara_settings
+from silosim import viz
+folder = viz.prepare_offline_assets()
+print(server.telemetry.mixpanel_enable, server.main.mode, solara_settings.assets.proxy, solara_settings.assets.cdn)
+print((folder / "vega@5").is_dir(), (folder / "@widgetti").is_dir())
+try:
+    cdn.get_path(folder, "no-such-package@1.0.0/index.js")
+except FileNotFoundError as exc:
+    print("offline:", exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    lines = out.splitlines()
+    assert lines[0] == f"False production True {viz.OFFLINE_CDN}"
+    assert lines[1] == "True True"
+    assert lines[2].startswith(f"offline: {viz.OFFLINE_CDN}no-such-package@1.0.0/index.js: not in the installed assets")
