@@ -1,9 +1,11 @@
 """The interaction rule alone, and the step's bookkeeping on small worlds."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
-from silosim.dynamics import axelrod_exchange
+from silosim.dynamics import axelrod_exchange, drift, drift_traits
 
 
 def test_identical_agents_never_change():
@@ -64,3 +66,27 @@ def test_draws_decide_exactly():
     interacted, new = axelrod_exchange(a, b, np.array([0.49]), np.array([0.75]))
     assert interacted[0]
     assert new.tolist() == [[0, 0, 0, 2]]  # second differing feature
+
+
+def test_drift_changes_at_most_one_feature_per_agent_within_the_traits():
+    rng = np.random.default_rng(5)
+    culture = np.zeros((20000, 6), dtype=np.int16)
+    drift_traits(culture, 0.3, 7, rng)
+    changed = culture != 0
+    assert changed.sum(axis=1).max() == 1
+    assert culture.min() == 0 and culture.max() == 6
+    # chance 0.3 per agent of a fresh draw, which keeps the old trait one time in seven
+    assert changed.any(axis=1).mean() == pytest.approx(0.3 * 6 / 7, abs=0.01)
+    untouched = culture.copy()
+    drift_traits(culture, 0.0, 7, rng)
+    assert np.array_equal(culture, untouched)
+
+
+def test_drift_on_the_world_is_drift_traits_on_its_culture():
+    culture = np.random.default_rng(6).integers(0, 5, size=(300, 4))
+    world = SimpleNamespace(culture=culture.copy())  # drift reads nothing else of the world
+    drift(world, 0.2, 5, np.random.default_rng(7))
+    alone = culture.copy()
+    drift_traits(alone, 0.2, 5, np.random.default_rng(7))
+    assert np.array_equal(world.culture, alone)
+    assert not np.array_equal(alone, culture)

@@ -304,9 +304,26 @@ def stakeholder_pull(world: World, rate: float, n_offset: int, rng: np.random.Ge
 
 def drift(world: World, rate: float, traits: int, rng: np.random.Generator) -> None:
     """Each agent, with chance ``rate``, takes a random trait on one random feature (noise)."""
-    n, n_f = world.culture.shape
+    drift_traits(world.culture, rate, traits, rng)
+
+
+def drift_traits(culture: np.ndarray, rate: float, traits: int, rng: np.random.Generator) -> None:
+    """Cultural drift (Klemm et al. 2003) on a bare trait array, in place.
+
+    Each row, with chance ``rate``, takes a trait drawn uniformly from
+    ``0 .. traits - 1`` (possibly the one it had) on one feature chosen at
+    random. The model calls it once per step through :func:`drift`; the
+    docking (``silosim dock deffuant``) calls it on its lattices.
+
+    Args:
+        culture: (agents × features) integer traits, changed in place.
+        rate: chance per row of one change.
+        traits: number of traits per feature.
+        rng: the random generator.
+    """
+    n, n_f = culture.shape
     rows = np.flatnonzero(rng.random(n) < rate)
-    world.culture[rows, rng.integers(0, n_f, rows.size)] = rng.integers(0, traits, rows.size)
+    culture[rows, rng.integers(0, n_f, rows.size)] = rng.integers(0, traits, rows.size)
 
 
 def originate(world: World, step: int, row: int, context: int, insight: bool) -> None:
