@@ -20,6 +20,10 @@ then stakeholders); Mesa agents are handles onto those rows. A step:
 Within a step, exchanges read the state at its start (synchronous update);
 an agent in several exchanges adopts at most one feature, from the first
 in a random order.
+
+Random draws are made with numpy, a whole array at a time, from the model's
+generator; the loops that consume them run compiled (numba ``njit``, cached
+on disk), once over the step's exchanges, never over Python objects.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 from dataclasses import astuple, dataclass, field
 
 import numpy as np
+from numba import njit
 
 ONE = np.uint64(1)
 ALL_ITEMS = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -54,18 +59,36 @@ def axelrod_exchange(
         ``(interacted, new_active)``: a bool per pair and the active side's
         traits after the exchange (a new array).
     """
-    same = active == partner
-    overlap = same.mean(axis=1)
-    interacted = u_interact < overlap
-    differing = ~same
-    n_diff = differing.sum(axis=1)
-    change = np.flatnonzero(interacted & (n_diff > 0))
+    interacted = np.empty(len(active), dtype=np.bool_)
+    feature = np.empty(len(active), dtype=np.int64)
+    _axelrod_kernel(active, partner, u_interact, u_feature, interacted, feature)
     new_active = active.copy()
-    if change.size:
-        k = np.minimum((u_feature[change] * n_diff[change]).astype(np.int64), n_diff[change] - 1)
-        feature = np.argmax(np.cumsum(differing[change], axis=1) > k[:, None], axis=1)
-        new_active[change, feature] = partner[change, feature]
+    change = np.flatnonzero(feature >= 0)
+    new_active[change, feature[change]] = partner[change, feature[change]]
     return interacted, new_active
+
+
+@njit(cache=True)
+def _axelrod_kernel(active, partner, u_interact, u_feature, interacted, feature):
+    for e in range(active.shape[0]):
+        interacted[e], feature[e] = _axelrod_pair(active[e], partner[e], u_interact[e], u_feature[e])
+
+
+@njit(cache=True)
+def _axelrod_pair(x, y, u_interact, u_feature):
+    """One pair: (interacted, the feature x copies from y or −1)."""
+    n_f, n_diff = len(x), 0
+    for f in range(n_f):
+        n_diff += x[f] != y[f]
+    if not u_interact < (n_f - n_diff) / n_f:
+        return False, -1
+    k = min(int(u_feature * n_diff), n_diff - 1)
+    for f in range(n_f):
+        if x[f] != y[f]:
+            if k == 0:
+                return True, f
+            k -= 1
+    return True, -1
 
 
 @dataclass
@@ -87,6 +110,7 @@ class World:
     members: np.ndarray = field(default=None)  # community → members CSR: agents
     members_ptr: np.ndarray = field(default=None)
     members_cumvis: np.ndarray = field(default=None)  # cumulative visibility in CSR order
+    members_guide: np.ndarray = field(default=None)  # where a pick_members search starts, per bucket
     member_mask: np.ndarray = field(default=None)  # (N,) uint64 communities it takes part in
     relay_mask: np.ndarray = field(default=None)  # (N,) uint64 communities it may relay into
     relay_prob: np.ndarray = field(default=None)  # (N,) chance per step of relaying
@@ -100,16 +124,12 @@ class World:
     item_delay_index: np.ndarray = field(default=None)  # (64,) index into insight_delays
     insight_delays: list = field(default_factory=list)  # one per insight, inf until reached
 
+    def __post_init__(self) -> None:
+        self.degree = np.diff(self.joined_ptr)  # communities each stakeholder joined
+
     @property
     def n_communities(self) -> int:  # noqa: D102
         return len(self.members_ptr) - 1
-
-
-def random_rows_choice(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """For each row, the column picked with probability proportional to its weight."""
-    cum = np.cumsum(weights, axis=1)
-    target = u * cum[:, -1]
-    return np.minimum((cum <= target[:, None]).sum(axis=1), weights.shape[1] - 1)
 
 
 def build_members(world: World, participates_actors: np.ndarray, n_stakeholder_offset: int) -> None:
@@ -125,20 +145,51 @@ def build_members(world: World, participates_actors: np.ndarray, n_stakeholder_o
     world.members = rows[order].astype(np.int64)
     world.members_ptr = np.concatenate([[0], np.cumsum(np.bincount(comm, minlength=n_c))])
     world.members_cumvis = np.cumsum(vis[order])
+    world.members_guide = _guide_table(world.members_ptr, world.members_cumvis)
     assert n_actors <= n_stakeholder_offset
 
 
 def pick_members(world: World, community: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """A member of each given community, in proportion to visibility; -1 if it has none."""
-    lo, hi = world.members_ptr[community], world.members_ptr[community + 1]
-    cum = world.members_cumvis
-    base = np.where(lo > 0, cum[np.maximum(lo - 1, 0)], 0.0)
-    top = np.where(hi > 0, cum[np.maximum(hi - 1, 0)], 0.0)
-    target = base + u * (top - base)
-    idx = np.searchsorted(cum, target, side="right")
-    idx = np.clip(idx, lo, np.maximum(hi - 1, lo))
-    out = world.members[np.minimum(idx, len(world.members) - 1)] if len(world.members) else np.full(len(u), -1)
-    return np.where((hi > lo) & (top > base), out, -1)
+    """A member of each given community, in proportion to visibility; -1 if it has none.
+
+    The member is the first whose cumulative visibility exceeds ``u`` of its
+    community's total; a guide table (Chen & Asau 1974) finds it in a step or
+    two instead of a binary search.
+    """
+    return _pick_members(world.members, world.members_ptr, world.members_cumvis, world.members_guide, community, u)
+
+
+@njit(cache=True)
+def _guide_table(ptr, cumvis):
+    """For bucket k of a community with m members, the member where a search for u = k/m starts."""
+    guide = np.zeros(len(cumvis), dtype=np.int64)
+    for c in range(len(ptr) - 1):
+        lo, hi = ptr[c], ptr[c + 1]
+        base = cumvis[lo - 1] if lo > 0 else 0.0
+        i = lo
+        for k in range(hi - lo):
+            while i < hi - 1 and cumvis[i] <= base + k / (hi - lo) * (cumvis[hi - 1] - base):
+                i += 1
+            guide[lo + k] = i
+    return guide
+
+
+@njit(cache=True)
+def _pick_members(members, ptr, cumvis, guide, community, u):
+    out = np.full(len(community), -1, dtype=np.int64)
+    for e in range(len(community)):
+        lo, hi = ptr[community[e]], ptr[community[e] + 1]
+        base = cumvis[lo - 1] if lo > 0 else 0.0
+        top = cumvis[hi - 1] if hi > 0 else 0.0
+        if hi > lo and top > base:
+            target = base + u[e] * (top - base)  # the first member (of the last) whose cumvis exceeds it
+            i = guide[lo + min(int(u[e] * (hi - lo)), hi - lo - 1)]
+            while i > lo and cumvis[i - 1] > target:
+                i -= 1
+            while i < hi - 1 and cumvis[i] <= target:
+                i += 1
+            out[e] = members[i]
+    return out
 
 
 @dataclass
@@ -157,19 +208,17 @@ class Exchanges:
 def start_exchanges(world: World, rng: np.random.Generator, exploration: float, n_offset: int) -> Exchanges:
     """Who starts an exchange with whom, and where, this step."""
     # stakeholders: each active one picks one of its communities, then a tie there or a newcomer
-    n_s = len(world.joined_ptr) - 1
-    degree = np.diff(world.joined_ptr)
-    active = np.flatnonzero((rng.random(n_s) < world.activity[n_offset:]) & (degree > 0))
+    degree = world.degree
+    active = np.flatnonzero((rng.random(degree.size) < world.activity[n_offset:]) & (degree > 0))
     pick = world.joined_ptr[active] + (rng.random(active.size) * degree[active]).astype(np.int64)
     s_context = world.joined[pick]
     s_rows = active + n_offset
-    weights = world.tie_weight[s_rows] * (world.tie_context[s_rows] == s_context[:, None])
-    has_tie = weights.sum(axis=1) > 0
-    explore = (rng.random(active.size) < exploration) | ~has_tie
-    slot = random_rows_choice(weights, rng.random(active.size))
-    s_partner = np.where(explore, -1, world.tie_partner[s_rows, slot])
+    explore = rng.random(active.size) < exploration
+    u_slot = rng.random(active.size)
     newcomers = pick_members(world, s_context, rng.random(active.size))
-    s_partner = np.where(explore, newcomers, s_partner)
+    s_partner = _tie_or_newcomer(
+        world.tie_partner, world.tie_weight, world.tie_context, s_rows, s_context, explore, u_slot, newcomers
+    )
     # departments and community managers: effort spread over their communities, random members
     effort = world.effort
     counts = np.floor(effort).astype(np.int64)
@@ -186,27 +235,59 @@ def start_exchanges(world: World, rng: np.random.Generator, exploration: float, 
     return Exchanges(initiator[keep][order], partner[keep][order], context[keep][order])
 
 
-def first_per(values: np.ndarray) -> np.ndarray:
-    """Positions of the first occurrence of each distinct value."""
-    return np.unique(values, return_index=True)[1]
+@njit(cache=True)
+def _tie_or_newcomer(tie_partner, tie_weight, tie_context, rows, context, explore, u_slot, newcomers):
+    """Each row's partner: one of its ties in ``context``, by weight, or the newcomer (exploring, or no tie there)."""
+    out = newcomers.copy()
+    k = tie_partner.shape[1]
+    cum = np.empty(k, dtype=np.float32)
+    for e in range(len(rows)):
+        r, total = rows[e], np.float32(0)
+        for s in range(k):
+            if tie_context[r, s] == context[e]:
+                total += tie_weight[r, s]
+            cum[s] = total
+        if explore[e] or not total > 0:
+            continue
+        target = u_slot[e] * total
+        slot = 0
+        while slot < k - 1 and cum[slot] <= target:
+            slot += 1
+        out[e] = tie_partner[r, slot]
+    return out
 
 
 def interact(world: World, ex: Exchanges, rng: np.random.Generator) -> np.ndarray:
-    """Run Axelrod's rule on every exchange; update cultures and items. Returns the interacted mask."""
-    a, b = ex.initiator, ex.partner
-    interacted, new_culture = axelrod_exchange(
-        world.culture[a], world.culture[b], rng.random(a.size), rng.random(a.size)
+    """Run Axelrod's rule on every exchange; update cultures and items. Returns the interacted mask.
+
+    Items posted where the exchange happens pass both ways (councils pass everything).
+    """
+    u_interact, u_feature = rng.random(ex.initiator.size), rng.random(ex.initiator.size)
+    return _interact(
+        world.culture, world.known, world.posted_in, ex.initiator, ex.partner, ex.context, u_interact, u_feature
     )
-    changed = np.flatnonzero(interacted & np.any(new_culture != world.culture[a], axis=1))
-    first = changed[first_per(a[changed])]
-    world.culture[a[first]] = new_culture[first]
-    # items posted where the exchange happens pass both ways (councils pass everything)
-    done = np.flatnonzero(interacted)
-    ia, ib, ctx = a[done], b[done], ex.context[done]
-    visible = np.where(ctx >= 0, world.posted_in[np.maximum(ctx, 0)], ALL_ITEMS)
-    know_a, know_b = world.known[ia], world.known[ib]
-    np.bitwise_or.at(world.known, ia, know_b & visible)
-    np.bitwise_or.at(world.known, ib, know_a & visible)
+
+
+@njit(cache=True)
+def _interact(culture, known, posted_in, a, b, context, u_interact, u_feature):
+    n = len(a)
+    interacted = np.zeros(n, dtype=np.bool_)
+    feature = np.full(n, -1, dtype=np.int64)
+    trait = np.zeros(n, dtype=culture.dtype)
+    gain_a, gain_b = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
+    for e in range(n):  # read the state at the start of the step
+        interacted[e], feature[e] = _axelrod_pair(culture[a[e]], culture[b[e]], u_interact[e], u_feature[e])
+        if interacted[e]:
+            trait[e] = culture[b[e], max(feature[e], 0)]
+            visible = posted_in[context[e]] if context[e] >= 0 else ALL_ITEMS
+            gain_a[e], gain_b[e] = known[b[e]] & visible, known[a[e]] & visible
+    adopted = np.zeros(len(culture), dtype=np.bool_)
+    for e in range(n):  # then write it: one adoption per agent, the first in the random order
+        if feature[e] >= 0 and not adopted[a[e]]:
+            adopted[a[e]] = True
+            culture[a[e], feature[e]] = trait[e]
+        known[a[e]] |= gain_a[e]
+        known[b[e]] |= gain_b[e]
     return interacted
 
 
@@ -218,37 +299,58 @@ def update_ties(
     A tie is kept once, at the individual's end: by the initiator, unless a
     department or community manager engaged a stakeholder, whose slot then
     keeps it (the stakeholder remembers the department; the department, a
-    collective, does not keep a tie per person). A slot holder forms at most
-    one new tie per step, replacing its weakest tie when all slots are full.
+    collective, does not keep a tie per person). A tie is strengthened once
+    per step however often it is used. A slot holder forms at most one new tie
+    per step, replacing its weakest tie when all slots are full.
     """
-    world.tie_weight *= np.float32(1 - decay)
+    _update_ties(
+        world.tie_partner, world.tie_weight, world.tie_context, world.is_actor,
+        ex.initiator, ex.partner, ex.context, interacted,
+        np.float32(reinforcement), np.float32(1 - decay), np.float32(floor),
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _update_ties(tie_partner, tie_weight, tie_context, is_actor, a, b, ctx, interacted, reinforcement, keep, floor):
+    n, k = tie_partner.shape
+    tie_weight *= keep
     done = np.flatnonzero(interacted)
-    a, b, ctx = ex.initiator[done], ex.partner[done], ex.context[done]
-    flip = world.is_actor[a] & ~world.is_actor[b]
-    holder, other = np.where(flip, b, a), np.where(flip, a, b)
-    slots = world.tie_partner[holder] == other[:, None]
-    existing = slots.any(axis=1)
-    # strengthen existing ties (once per tie per step)
-    e = np.flatnonzero(existing)
-    e_slot = np.argmax(slots[e], axis=1)
-    key = holder[e] * world.tie_partner.shape[1] + e_slot
-    first = e[first_per(key)]
-    f_slot = np.argmax(slots[first], axis=1)
-    w = world.tie_weight[holder[first], f_slot]
-    world.tie_weight[holder[first], f_slot] = w + np.float32(reinforcement) * (1 - w)
-    world.tie_context[holder[first], f_slot] = ctx[first]
-    # new ties: the first per holder this step takes its weakest (or an empty) slot
-    n = np.flatnonzero(~existing)
-    n = n[first_per(holder[n])]
-    rows = holder[n]
-    weights = np.where(world.tie_partner[rows] < 0, -1.0, world.tie_weight[rows])
-    slot = np.argmin(weights, axis=1)
-    world.tie_partner[rows, slot] = other[n]
-    world.tie_weight[rows, slot] = np.float32(reinforcement)
-    world.tie_context[rows, slot] = ctx[n]
-    weak = (world.tie_weight < floor) & (world.tie_partner >= 0)
-    world.tie_partner[weak] = -1
-    world.tie_weight[weak] = 0.0
+    holder, other, context = a[done], b[done], ctx[done]
+    for e in range(len(done)):  # an actor engaging a stakeholder: the stakeholder keeps the tie
+        if is_actor[holder[e]] and not is_actor[other[e]]:
+            holder[e], other[e] = other[e], holder[e]
+    slot = np.full(len(holder), -1, dtype=np.int64)
+    strengthened = np.zeros((n, k), dtype=np.bool_)
+    for e in range(len(holder)):  # existing ties (as at the start of the step), once per tie
+        h = holder[e]
+        for s in range(k):
+            if tie_partner[h, s] == other[e]:
+                slot[e] = s
+                break
+        if slot[e] >= 0 and not strengthened[h, slot[e]]:
+            strengthened[h, slot[e]] = True
+            w = tie_weight[h, slot[e]]
+            tie_weight[h, slot[e]] = w + reinforcement * (np.float32(1) - w)
+            tie_context[h, slot[e]] = context[e]
+    formed = np.zeros(n, dtype=np.bool_)
+    for e in range(len(holder)):  # new ties: the first per holder takes an empty or its weakest slot
+        h = holder[e]
+        if slot[e] >= 0 or formed[h]:
+            continue
+        formed[h] = True
+        weakest, lowest = 0, np.inf
+        for s in range(k):
+            value = -1.0 if tie_partner[h, s] < 0 else np.float64(tie_weight[h, s])
+            if value < lowest:
+                weakest, lowest = s, value
+        tie_partner[h, weakest] = other[e]
+        tie_weight[h, weakest] = reinforcement
+        tie_context[h, weakest] = context[e]
+    for h in range(n):
+        for s in range(k):
+            if tie_weight[h, s] < floor and tie_partner[h, s] >= 0:
+                tie_partner[h, s] = -1
+                tie_weight[h, s] = 0.0
 
 
 def relay(world: World, rng: np.random.Generator) -> None:
@@ -257,13 +359,15 @@ def relay(world: World, rng: np.random.Generator) -> None:
     if candidates.size == 0:
         return
     acting = candidates[rng.random(candidates.size) < world.relay_prob[candidates]]
-    if acting.size == 0:
-        return
-    masks, knows = world.relay_mask[acting], world.known[acting]
-    for c in range(world.n_communities):
-        into = ((masks >> np.uint64(c)) & ONE).astype(bool)
-        if into.any():
-            world.posted_in[c] |= np.bitwise_or.reduce(knows[into])
+    _relay(world.posted_in, world.relay_mask[acting], world.known[acting])
+
+
+@njit(cache=True)
+def _relay(posted_in, masks, knows):
+    for i in range(len(masks)):
+        for c in range(len(posted_in)):
+            if (masks[i] >> np.uint64(c)) & ONE:
+                posted_in[c] |= knows[i]
 
 
 def council(
@@ -293,13 +397,12 @@ def stakeholder_pull(world: World, rate: float, n_offset: int, rng: np.random.Ge
     n_f = world.culture.shape[1]
     for c in np.flatnonzero(rng.random(world.n_communities) < rate):
         members = world.members[world.members_ptr[c] : world.members_ptr[c + 1]]
-        members = members[members >= n_offset]
+        members = members[np.searchsorted(members, n_offset) :]  # ascending: actors, then stakeholders
         if members.size == 0:
             continue
         heard = members[rng.integers(0, members.size, size=min(sample, members.size))]
         f = rng.integers(n_f)
-        values, counts = np.unique(world.culture[heard, f], return_counts=True)
-        world.culture[world.owner_row[c], f] = values[np.argmax(counts)]
+        world.culture[world.owner_row[c], f] = np.argmax(np.bincount(world.culture[heard, f]))  # lowest on ties
 
 
 def drift(world: World, rate: float, traits: int, rng: np.random.Generator) -> None:

@@ -5,6 +5,10 @@ is read as undirected, the tie between i and j weighing ``w[i, j] + w[j, i]``
 (so a symmetric matrix and its upper triangle give the same answers). A
 *partition* gives each node's group (its primary community), ``-1`` for
 nodes outside every group, which the measures ignore.
+
+Measures that a large organisation makes expensive (primary communities,
+cross-community reach, Burt's constraint of a few brokers) run as compiled
+loops (numba) over the graph's edges: linear in ties, never in agents squared.
 """
 
 from __future__ import annotations
@@ -13,17 +17,10 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 from scipy.sparse.csgraph import connected_components
 
 VERDICTS = ("merged", "fragmented", "siloed")
-
-
-def _undirected(graph: sp.sparray | sp.spmatrix) -> sp.csr_array:
-    g = sp.csr_array(graph, dtype=float)
-    g = g + g.T
-    g.setdiag(0)
-    g.eliminate_zeros()
-    return g
 
 
 def block_matrix(graph: sp.sparray | sp.spmatrix, partition: np.ndarray, n_groups: int | None = None) -> np.ndarray:
@@ -39,6 +36,39 @@ def block_matrix(graph: sp.sparray | sp.spmatrix, partition: np.ndarray, n_group
     a, b, w = partition[coo.row[keep]], partition[coo.col[keep]], coo.data[keep].astype(float)
     block = np.bincount(a * n_groups + b, weights=w, minlength=n_groups * n_groups).reshape(n_groups, n_groups)
     return block + block.T
+
+
+def primary_community(graph: sp.sparray | sp.spmatrix, edge_group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Each node's primary group: the one where it holds most tie weight, counting both ends of a tie.
+
+    Args:
+        graph: tie weights, as COO entries (one per tie).
+        edge_group: group of each COO entry (the community a tie lives in); negative: in no group.
+        n_groups: number of groups.
+
+    Returns:
+        A group per node, −1 for nodes with no tie in any group.
+    """
+    coo = sp.coo_array(graph)
+    return _primary_community(coo.row, coo.col, coo.data, np.asarray(edge_group), coo.shape[0], n_groups)
+
+
+@njit(cache=True)
+def _primary_community(rows, cols, weights, edge_group, n, n_groups):
+    strength = np.zeros((n, n_groups))
+    for ends in (rows, cols):
+        for e in range(len(ends)):
+            if edge_group[e] >= 0:
+                strength[ends[e], edge_group[e]] += weights[e]
+    out = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        best = 0
+        for g in range(1, n_groups):
+            if strength[i, g] > strength[i, best]:
+                best = g
+        if n_groups and strength[i, best] > 0:
+            out[i] = best
+    return out
 
 
 def ei_index(graph: sp.sparray | sp.spmatrix, partition: np.ndarray) -> float:
@@ -101,13 +131,29 @@ def silo_labels(block: np.ndarray, floor: float, present: np.ndarray | None = No
     joined = (block > 0) & (block >= floor * smaller)
     np.fill_diagonal(joined, False)
     joined &= present[:, None] & present[None, :]
-    _, labels = connected_components(sp.csr_array(joined), directed=False)
-    labels = labels.copy()
-    labels[~present] = -1
-    if present.any():  # renumber 0..k-1 in order of first appearance
-        _, first, inverse = np.unique(labels[present], return_index=True, return_inverse=True)
-        order = np.argsort(np.argsort(first))
-        labels[present] = order[inverse]
+    return _components_in_order(joined, present)
+
+
+@njit(cache=True)
+def _components_in_order(joined, present):
+    """Connected components of a small symmetric adjacency, numbered 0..k-1 by first node (−1: absent)."""
+    n = len(present)
+    labels = np.full(n, -1, dtype=np.int64)
+    stack = np.empty(n, dtype=np.int64)
+    k = 0
+    for start in range(n):
+        if not present[start] or labels[start] >= 0:
+            continue
+        labels[start], stack[0], top = k, start, 1
+        while top:
+            top -= 1
+            a = stack[top]
+            for b in range(n):
+                if joined[a, b] and labels[b] < 0:
+                    labels[b] = k
+                    stack[top] = b
+                    top += 1
+        k += 1
     return labels
 
 
@@ -143,20 +189,39 @@ def cross_reach(known: np.ndarray, item_origin: np.ndarray, membership: np.ndarr
     Returns:
         The mean over items of reached-outside / agents-outside; NaN with no items.
     """
-    known = np.asarray(known, dtype=np.uint64)
-    membership = np.asarray(membership, dtype=np.uint64)
-    in_any = membership != 0
-    shares = []
-    for bit, origin in enumerate(item_origin):
-        if origin < 0:
+    origin = np.asarray(item_origin, dtype=np.int64)
+    reached, outside = _reach_counts(
+        np.asarray(known, dtype=np.uint64), origin, np.asarray(membership, dtype=np.uint64)
+    )
+    counted = (origin >= 0) & (outside > 0)
+    return float(np.mean(reached[counted] / outside[counted])) if counted.any() else math.nan
+
+
+@njit(cache=True)
+def _reach_counts(known, origin, membership):
+    """Per item: agents outside its origin community that know it, and agents outside it."""
+    in_community = np.zeros(64, dtype=np.int64)
+    reached = np.zeros(len(origin), dtype=np.int64)
+    n_in_any = 0
+    for i in range(len(membership)):
+        m = membership[i]
+        if m == 0:
             continue
-        outside = in_any & ((membership >> np.uint64(origin)) & np.uint64(1) == 0)
-        n_outside = outside.sum()
-        if n_outside == 0:
+        n_in_any += 1
+        for c in range(64):
+            if (m >> np.uint64(c)) & np.uint64(1):
+                in_community[c] += 1
+        if known[i] == 0:
             continue
-        knows = ((known >> np.uint64(bit)) & np.uint64(1)).astype(bool)
-        shares.append((knows & outside).sum() / n_outside)
-    return float(np.mean(shares)) if shares else math.nan
+        for b in range(len(origin)):
+            knows = (known[i] >> np.uint64(b)) & np.uint64(1)
+            if origin[b] >= 0 and knows and not (m >> np.uint64(origin[b])) & np.uint64(1):
+                reached[b] += 1
+    outside = np.zeros(len(origin), dtype=np.int64)
+    for b in range(len(origin)):
+        if origin[b] >= 0:
+            outside[b] = n_in_any - in_community[origin[b]]
+    return reached, outside
 
 
 def time_to_insight(delays: np.ndarray) -> float:
@@ -210,18 +275,49 @@ def burt_constraint(graph: sp.sparray | sp.spmatrix, nodes: np.ndarray) -> np.nd
     structural holes between otherwise separate groups (a broker). NaN for
     an isolated node.
     """
-    g = _undirected(graph)
-    strength = np.asarray(g.sum(axis=1)).ravel()
-    inv = np.divide(1.0, strength, out=np.zeros_like(strength), where=strength > 0)
-    p = sp.csr_array(sp.diags_array(inv) @ g)
-    out = np.full(len(nodes), math.nan)
-    for k, i in enumerate(np.asarray(nodes)):
-        row = p[[i], :]
-        if row.nnz == 0:
-            continue
-        neighbours = row.indices  # p has no diagonal, so q = i or q = j add nothing
-        indirect = (row @ p).toarray().ravel()[neighbours]
-        out[k] = float(np.sum((row.data + indirect) ** 2))
+    coo = sp.coo_array(graph)
+    return _constraint(coo.row, coo.col, coo.data.astype(float), np.asarray(nodes, dtype=np.int64), coo.shape[0])
+
+
+@njit(cache=True)
+def _constraint(rows, cols, weights, nodes, n):
+    """Burt's constraint of ``nodes`` from COO entries, one pass over the edges per node."""
+    strength = np.zeros(n)
+    for e in range(len(rows)):
+        if rows[e] != cols[e]:
+            strength[rows[e]] += weights[e]
+            strength[cols[e]] += weights[e]
+    out = np.full(len(nodes), np.nan)
+    position = np.full(n, -1, dtype=np.int64)  # a node's place among i's neighbours
+    for k in range(len(nodes)):
+        i = nodes[k]
+        neighbours = []
+        for e in range(len(rows)):
+            for a, b in ((rows[e], cols[e]), (cols[e], rows[e])):
+                if a == i and b != i and position[b] < 0:
+                    position[b] = len(neighbours)
+                    neighbours.append(b)
+        tie = np.zeros(len(neighbours))  # undirected tie weight between i and each neighbour
+        for e in range(len(rows)):
+            if rows[e] != cols[e]:
+                if rows[e] == i:
+                    tie[position[cols[e]]] += weights[e]
+                elif cols[e] == i:
+                    tie[position[rows[e]]] += weights[e]
+        indirect = np.zeros(len(neighbours))  # Σ_q p_iq p_qj through neighbours q
+        for e in range(len(rows)):
+            u, v = rows[e], cols[e]
+            if u != v and weights[e] != 0 and position[u] >= 0 and position[v] >= 0:
+                indirect[position[v]] += tie[position[u]] / strength[i] * weights[e] / strength[u]
+                indirect[position[u]] += tie[position[v]] / strength[i] * weights[e] / strength[v]
+        total, any_tie = 0.0, False
+        for j in range(len(neighbours)):
+            if tie[j] != 0:
+                any_tie = True
+                total += (tie[j] / strength[i] + indirect[j]) ** 2
+            position[neighbours[j]] = -1
+        if any_tie:
+            out[k] = total
     return out
 
 

@@ -221,8 +221,9 @@ class SiloModel(mesa.Model):
             if d is not None:
                 c = int(rng.choice(posting.shape[1], p=_norm(posting[d])))
                 dynamics.originate(w, self.steps, d, c, insight=False)
-        stakeholders = np.flatnonzero(~w.is_actor[ex.initiator] & (ex.context >= 0))
-        for _ in range(rng.poisson(dyn.insight_rate)):
+        insights = rng.poisson(dyn.insight_rate)
+        stakeholders = np.flatnonzero(~w.is_actor[ex.initiator] & (ex.context >= 0)) if insights else None
+        for _ in range(insights):
             if stakeholders.size == 0:
                 break
             e = stakeholders[rng.integers(stakeholders.size)]
@@ -231,31 +232,27 @@ class SiloModel(mesa.Model):
     # ------------------------------------------------------------------ measures
 
     def tie_graph(self) -> sp.coo_array:
-        """The tie graph (agents × agents); read as undirected by the measures."""
-        w = self.world
-        holder = np.repeat(np.arange(len(w.culture)), w.tie_partner.shape[1])
-        partner = w.tie_partner.ravel()
-        keep = partner >= 0
-        n = len(w.culture)
-        return sp.coo_array((w.tie_weight.ravel()[keep], (holder[keep], partner[keep])), shape=(n, n))
+        """The tie graph (agents × agents), one entry per tie; read as undirected by the measures."""
+        return self._ties()[0]
 
     def primary_communities(self) -> np.ndarray:
         """Each agent's primary community: where it holds most tie weight (−1: no ties)."""
-        w, n_c = self.world, len(self.config.communities)
-        n = len(w.culture)
-        holder = np.repeat(np.arange(n), w.tie_partner.shape[1])
-        partner, ctx, weight = w.tie_partner.ravel(), w.tie_context.ravel().astype(np.int64), w.tie_weight.ravel()
-        keep = (partner >= 0) & (ctx >= 0)
-        ends = np.concatenate([holder[keep], partner[keep]]) * n_c + np.tile(ctx[keep], 2)
-        strength = np.bincount(ends, weights=np.tile(weight[keep], 2), minlength=n * n_c).reshape(n, n_c)
-        return np.where(strength.max(axis=1) > 0, strength.argmax(axis=1), -1)
+        return metrics.primary_community(*self._ties(), len(self.config.communities))
+
+    def _ties(self) -> tuple[sp.coo_array, np.ndarray]:
+        """Every tie as a COO entry holder → partner, and the community it lives in."""
+        w = self.world
+        n, k = w.tie_partner.shape
+        slots = np.flatnonzero(w.tie_partner.ravel() >= 0)
+        graph = sp.coo_array((w.tie_weight.ravel()[slots], (slots // k, w.tie_partner.ravel()[slots])), shape=(n, n))
+        return graph, w.tie_context.ravel()[slots]
 
     def measure(self) -> dict:
         """Compute every measure and the verdict from the current state."""
         w, cfg = self.world, self.config
-        graph = self.tie_graph()
-        partition = self.primary_communities()
+        graph, community = self._ties()
         n_c = len(cfg.communities)
+        partition = metrics.primary_community(graph, community, n_c)
         block = metrics.block_matrix(graph, partition, n_c)
         sizes = np.bincount(partition[partition >= 0], minlength=n_c)
         labels = metrics.silo_labels(block, cfg.metrics.verdict.silo_floor, present=sizes > 0)
