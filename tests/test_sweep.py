@@ -224,7 +224,7 @@ def test_local_processes_and_dask_give_identical_results(tmp_path):
 
 
 def test_killed_sweep_resumes_without_losing_or_repeating_runs(tmp_path):
-    path = write_sweep(tmp_path, replications=8)  # 32 runs
+    path = write_sweep(tmp_path, replications=50)  # 200 runs: enough that the kill lands part-way
     out = tmp_path / "out"
     command = [sys.executable, "-m", "silosim.cli", "sweep", str(path), "--out", str(out), "--jobs", "2", "--quiet"]
     process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stderr=subprocess.DEVNULL)
@@ -244,17 +244,17 @@ def test_killed_sweep_resumes_without_losing_or_repeating_runs(tmp_path):
     db = sqlite3.connect(out / "runs.sqlite")
     first = dict(db.execute("SELECT key, finished_at FROM runs"))
     db.close()
-    assert 5 <= len(first) < 32, "the sweep was not killed part-way"
+    assert 5 <= len(first) < 200, "the sweep was not killed part-way"
     assert main(["sweep", str(path), "--out", str(out), "--jobs", "2", "--quiet"]) == 0
     db = sqlite3.connect(out / "runs.sqlite")
     after = dict(db.execute("SELECT key, finished_at FROM runs"))
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM runs").fetchone() == (32, 32)
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM runs").fetchone() == (200, 200)
     planned = {key for (key,) in db.execute("SELECT key FROM plan")}
     assert planned == set(after)
     assert {k: after[k] for k in first} == first  # no stored run ran again
     steps = db.execute("SELECT key, COUNT(*) FROM timeseries GROUP BY key").fetchall()
-    assert len(steps) == 32 and {n for _, n in steps} == {2}  # steps 10 and 20 of every run, once
+    assert len(steps) == 200 and {n for _, n in steps} == {2}  # steps 10 and 20 of every run, once
 
 
 def test_dry_run_estimates_and_runs_nothing(tmp_path, capsys):

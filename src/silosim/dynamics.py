@@ -71,20 +71,20 @@ def axelrod_exchange(
 @njit(cache=True)
 def _axelrod_kernel(active, partner, u_interact, u_feature, interacted, feature):
     for e in range(active.shape[0]):
-        interacted[e], feature[e] = _axelrod_pair(active[e], partner[e], u_interact[e], u_feature[e])
+        interacted[e], feature[e] = _axelrod_pair(active, e, partner, e, u_interact[e], u_feature[e])
 
 
 @njit(cache=True)
-def _axelrod_pair(x, y, u_interact, u_feature):
-    """One pair: (interacted, the feature x copies from y or −1)."""
-    n_f, n_diff = len(x), 0
+def _axelrod_pair(x, i, y, j, u_interact, u_feature):
+    """Rows ``x[i]`` and ``y[j]``: (interacted, the feature x[i] copies from y[j] or −1)."""
+    n_f, n_diff = x.shape[1], 0
     for f in range(n_f):
-        n_diff += x[f] != y[f]
+        n_diff += x[i, f] != y[j, f]
     if not u_interact < (n_f - n_diff) / n_f:
         return False, -1
     k = min(int(u_feature * n_diff), n_diff - 1)
     for f in range(n_f):
-        if x[f] != y[f]:
+        if x[i, f] != y[j, f]:
             if k == 0:
                 return True, f
             k -= 1
@@ -208,17 +208,12 @@ class Exchanges:
 def start_exchanges(world: World, rng: np.random.Generator, exploration: float, n_offset: int) -> Exchanges:
     """Who starts an exchange with whom, and where, this step."""
     # stakeholders: each active one picks one of its communities, then a tie there or a newcomer
-    degree = world.degree
-    active = np.flatnonzero((rng.random(degree.size) < world.activity[n_offset:]) & (degree > 0))
-    pick = world.joined_ptr[active] + (rng.random(active.size) * degree[active]).astype(np.int64)
-    s_context = world.joined[pick]
-    s_rows = active + n_offset
-    explore = rng.random(active.size) < exploration
-    u_slot = rng.random(active.size)
-    newcomers = pick_members(world, s_context, rng.random(active.size))
-    s_partner = _tie_or_newcomer(
-        world.tie_partner, world.tie_weight, world.tie_context, s_rows, s_context, explore, u_slot, newcomers
-    )
+    active = n_offset + np.flatnonzero((rng.random(world.degree.size) < world.activity[n_offset:]) & (world.degree > 0))
+    u = rng.random((4, active.size))  # community, exploring?, which tie, which newcomer
+    s_context, s_partner = _tie_or_newcomer(
+        world.joined_ptr, world.joined, world.degree, world.tie_partner, world.tie_weight, world.tie_context,
+        world.members, world.members_ptr, world.members_cumvis, world.members_guide, active, u, exploration,
+    )  # fmt: skip
     # departments and community managers: effort spread over their communities, random members
     effort = world.effort
     counts = np.floor(effort).astype(np.int64)
@@ -227,34 +222,44 @@ def start_exchanges(world: World, rng: np.random.Generator, exploration: float, 
     reps = counts[a_rows, a_comm]
     a_rows, a_comm = np.repeat(a_rows, reps), np.repeat(a_comm, reps)
     a_partner = pick_members(world, a_comm, rng.random(a_rows.size))
-    initiator = np.concatenate([s_rows, a_rows]).astype(np.int64)
-    partner = np.concatenate([s_partner, a_partner]).astype(np.int64)
-    context = np.concatenate([s_context, a_comm]).astype(np.int64)
-    keep = (partner >= 0) & (partner != initiator)
-    order = rng.permutation(int(keep.sum()))
-    return Exchanges(initiator[keep][order], partner[keep][order], context[keep][order])
+    initiator = np.concatenate([active, a_rows])
+    partner = np.concatenate([s_partner, a_partner])
+    context = np.concatenate([s_context, a_comm])
+    keep = np.flatnonzero((partner >= 0) & (partner != initiator))
+    keep = keep[rng.permutation(keep.size)]  # a random order: who comes first matters
+    return Exchanges(initiator[keep], partner[keep], context[keep])
 
 
 @njit(cache=True)
-def _tie_or_newcomer(tie_partner, tie_weight, tie_context, rows, context, explore, u_slot, newcomers):
-    """Each row's partner: one of its ties in ``context``, by weight, or the newcomer (exploring, or no tie there)."""
-    out = newcomers.copy()
-    k = tie_partner.shape[1]
+def _tie_or_newcomer(
+    joined_ptr, joined, degree, tie_partner, tie_weight, tie_context,
+    members, members_ptr, cumvis, guide, rows, u, exploration,
+):  # fmt: skip
+    """Each active stakeholder's community, and partner there: a tie, by weight, or a newcomer.
+
+    A newcomer when exploring or without a tie in that community.
+    """
+    n, k, n_offset = len(rows), tie_partner.shape[1], len(tie_partner) - len(degree)
+    context = np.empty(n, dtype=np.int64)
+    for e in range(n):
+        i = rows[e] - n_offset
+        context[e] = joined[joined_ptr[i] + np.int64(u[0, e] * degree[i])]
+    out = _pick_members(members, members_ptr, cumvis, guide, context, u[3])
     cum = np.empty(k, dtype=np.float32)
-    for e in range(len(rows)):
+    for e in range(n):
         r, total = rows[e], np.float32(0)
         for s in range(k):
             if tie_context[r, s] == context[e]:
                 total += tie_weight[r, s]
             cum[s] = total
-        if explore[e] or not total > 0:
+        if u[1, e] < exploration or not total > 0:
             continue
-        target = u_slot[e] * total
+        target = u[2, e] * total
         slot = 0
         while slot < k - 1 and cum[slot] <= target:
             slot += 1
         out[e] = tie_partner[r, slot]
-    return out
+    return context, out
 
 
 def interact(world: World, ex: Exchanges, rng: np.random.Generator) -> np.ndarray:
@@ -276,7 +281,7 @@ def _interact(culture, known, posted_in, a, b, context, u_interact, u_feature):
     trait = np.zeros(n, dtype=culture.dtype)
     gain_a, gain_b = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
     for e in range(n):  # read the state at the start of the step
-        interacted[e], feature[e] = _axelrod_pair(culture[a[e]], culture[b[e]], u_interact[e], u_feature[e])
+        interacted[e], feature[e] = _axelrod_pair(culture, a[e], culture, b[e], u_interact[e], u_feature[e])
         if interacted[e]:
             trait[e] = culture[b[e], max(feature[e], 0)]
             visible = posted_in[context[e]] if context[e] >= 0 else ALL_ITEMS

@@ -55,20 +55,46 @@ def primary_community(graph: sp.sparray | sp.spmatrix, edge_group: np.ndarray, n
 
 @njit(cache=True)
 def _primary_community(rows, cols, weights, edge_group, n, n_groups):
-    strength = np.zeros((n, n_groups))
-    for ends in (rows, cols):
-        for e in range(len(ends)):
-            if edge_group[e] >= 0:
-                strength[ends[e], edge_group[e]] += weights[e]
+    ptr, edge, _ = _incidence(rows, cols, n)
+    strength = np.zeros(max(n_groups, 1))
     out = np.full(n, -1, dtype=np.int64)
     for i in range(n):
+        for t in range(ptr[i], ptr[i + 1]):
+            if edge_group[edge[t]] >= 0:
+                strength[edge_group[edge[t]]] += weights[edge[t]]
         best = 0
         for g in range(1, n_groups):
-            if strength[i, g] > strength[i, best]:
+            if strength[g] > strength[best]:
                 best = g
-        if n_groups and strength[i, best] > 0:
+        if strength[best] > 0:
             out[i] = best
+        for t in range(ptr[i], ptr[i + 1]):  # reset only what this node touched
+            if edge_group[edge[t]] >= 0:
+                strength[edge_group[edge[t]]] = 0.0
     return out
+
+
+@njit(cache=True)
+def _incidence(rows, cols, n):
+    """Every COO entry listed under both its ends, grouped by node (a counting sort, linear in ties).
+
+    Returns ``(ptr, edge, other)``: node i's entries are ``edge[ptr[i]:ptr[i+1]]``, the entries where it
+    is the row first, each in COO order; ``other`` is the far end.
+    """
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for ends in (rows, cols):
+        for e in range(len(ends)):
+            ptr[ends[e] + 1] += 1
+    for i in range(n):
+        ptr[i + 1] += ptr[i]
+    fill = ptr[:-1].copy()
+    edge = np.empty(2 * len(rows), dtype=np.int64)
+    other = np.empty(2 * len(rows), dtype=np.int64)
+    for ends, far in ((rows, cols), (cols, rows)):
+        for e in range(len(ends)):
+            edge[fill[ends[e]]], other[fill[ends[e]]] = e, far[e]
+            fill[ends[e]] += 1
+    return ptr, edge, other
 
 
 def ei_index(graph: sp.sparray | sp.spmatrix, partition: np.ndarray) -> float:
@@ -281,35 +307,32 @@ def burt_constraint(graph: sp.sparray | sp.spmatrix, nodes: np.ndarray) -> np.nd
 
 @njit(cache=True)
 def _constraint(rows, cols, weights, nodes, n):
-    """Burt's constraint of ``nodes`` from COO entries, one pass over the edges per node."""
+    """Burt's constraint of ``nodes``, from the incidence lists: linear in the ties around each node."""
+    ptr, edge, other = _incidence(rows, cols, n)
     strength = np.zeros(n)
-    for e in range(len(rows)):
-        if rows[e] != cols[e]:
-            strength[rows[e]] += weights[e]
-            strength[cols[e]] += weights[e]
+    for i in range(n):
+        for t in range(ptr[i], ptr[i + 1]):
+            if other[t] != i:
+                strength[i] += weights[edge[t]]
     out = np.full(len(nodes), np.nan)
     position = np.full(n, -1, dtype=np.int64)  # a node's place among i's neighbours
     for k in range(len(nodes)):
         i = nodes[k]
         neighbours = []
-        for e in range(len(rows)):
-            for a, b in ((rows[e], cols[e]), (cols[e], rows[e])):
-                if a == i and b != i and position[b] < 0:
-                    position[b] = len(neighbours)
-                    neighbours.append(b)
+        for t in range(ptr[i], ptr[i + 1]):
+            if other[t] != i and position[other[t]] < 0:
+                position[other[t]] = len(neighbours)
+                neighbours.append(other[t])
         tie = np.zeros(len(neighbours))  # undirected tie weight between i and each neighbour
-        for e in range(len(rows)):
-            if rows[e] != cols[e]:
-                if rows[e] == i:
-                    tie[position[cols[e]]] += weights[e]
-                elif cols[e] == i:
-                    tie[position[rows[e]]] += weights[e]
+        for t in range(ptr[i], ptr[i + 1]):
+            if other[t] != i:
+                tie[position[other[t]]] += weights[edge[t]]
         indirect = np.zeros(len(neighbours))  # Σ_q p_iq p_qj through neighbours q
-        for e in range(len(rows)):
-            u, v = rows[e], cols[e]
-            if u != v and weights[e] != 0 and position[u] >= 0 and position[v] >= 0:
-                indirect[position[v]] += tie[position[u]] / strength[i] * weights[e] / strength[u]
-                indirect[position[u]] += tie[position[v]] / strength[i] * weights[e] / strength[v]
+        for q in neighbours:
+            for t in range(ptr[q], ptr[q + 1]):
+                j = other[t]
+                if j != q and weights[edge[t]] != 0 and position[j] >= 0:
+                    indirect[position[j]] += tie[position[q]] / strength[i] * weights[edge[t]] / strength[q]
         total, any_tie = 0.0, False
         for j in range(len(neighbours)):
             if tie[j] != 0:
