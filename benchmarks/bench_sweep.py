@@ -6,6 +6,12 @@ count, each in its own process so that the coordinator's peak resident memory
 coordinator's peak memory at each sweep size, which should stay flat as the
 number of runs grows.
 
+The timing covers the whole sweep as a user runs it: starting the workers,
+their first load of the compiled model code (about 0.3 s each, in parallel),
+planning and storing every run. A run here takes about 7 ms, so these fixed
+costs weigh on a sweep of a few hundred runs; the default is 2,000.
+
+    python benchmarks/bench_sweep.py                       # 2,000 runs on 1 and 2 workers
     python benchmarks/bench_sweep.py --runs 400 --workers 1 2
     python benchmarks/bench_sweep.py --runs 200 2000 --workers 2
 """
@@ -81,7 +87,7 @@ def child(runs: int, workers: int) -> dict:
 def main() -> None:
     """Run each (runs, workers) combination in its own process and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, nargs="+", default=[400])
+    parser.add_argument("--runs", type=int, nargs="+", default=[2000])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

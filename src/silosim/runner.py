@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 from tqdm import tqdm
 
-from silosim import __version__, plots
+from silosim import __version__
 from silosim.model import MEASURES, SiloModel
 from silosim.scenario import Scenario, to_dict
 
@@ -94,6 +94,8 @@ def default_out_dir(scenario: Scenario, root: Path = Path("results")) -> Path:
 
 def write_results(result: RunResult, out: Path) -> Path:
     """Write timeseries.csv, summary.json, scenario.yaml and the plots into ``out``, atomically."""
+    from silosim import plots  # matplotlib: imported only by those who write plots, not by sweep workers
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))

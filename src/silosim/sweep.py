@@ -35,7 +35,6 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Discriminator, Field, Tag, model_validator
-from scipy.stats import qmc
 from tqdm import tqdm
 
 from silosim.model import MEASURES
@@ -164,6 +163,8 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
 
 def parameter_points(spec: SweepSpec) -> list[dict[str, Any]]:
     """The parameter points: lists in full factorial × ranges sampled by the design."""
+    from scipy.stats import qmc  # slow to import: only for sampled designs
+
     lists = {k: v for k, v in spec.vary.items() if isinstance(v, list)}
     ranges = {k: v for k, v in spec.vary.items() if isinstance(v, Range)}
     if ranges:
@@ -311,11 +312,19 @@ def _number(value: Any) -> float | None:
 
 
 def _start_pool(jobs: int) -> ProcessPoolExecutor:
-    """A pool of ``jobs`` started workers that ignore Ctrl-C: the coordinator handles it and stops them."""
+    """A pool of ``jobs`` started workers that ignore Ctrl-C: the coordinator handles it and stops them.
+
+    Workers are forked while the coordinator has a single thread (they start at
+    once, with the model already imported); beside threads (tqdm, Dask), where
+    fork is unsafe, they come from a fork server.
+    """
     import multiprocessing
 
-    context = multiprocessing.get_context("forkserver")  # fork is unsafe beside threads (tqdm, Dask)
-    context.set_forkserver_preload(["silosim.sweep"])  # workers start with the model imported
+    if threading.active_count() == 1:
+        context = multiprocessing.get_context("fork")
+    else:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["silosim.sweep"])  # workers start with the model imported
     # stopping workers on Ctrl-C leaves their queue's semaphores to the resource tracker: expected, not a leak
     sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
     main_thread = threading.current_thread() is threading.main_thread()
@@ -349,14 +358,19 @@ def _failed(task: tuple[str, dict], exc: BaseException) -> dict:
     return {"key": task[0], "seed": task[1].get("seed"), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
 
-def run_tasks(tasks: Iterator[tuple[str, dict]], jobs: int, dask: dict | None) -> Iterator[dict]:
-    """Execute (key, scenario) tasks in this process, a local pool or a Dask cluster; yield records."""
+def run_tasks(
+    tasks: Iterator[tuple[str, dict]], jobs: int, dask: dict | None, pool: ProcessPoolExecutor | None = None
+) -> Iterator[dict]:
+    """Execute (key, scenario) tasks in this process, a local pool or a Dask cluster; yield records.
+
+    ``pool``: local workers already started (see :func:`_start_pool`); it is shut down at the end.
+    """
     if dask is None and jobs == 1:
         for key, scenario in tasks:
             yield execute(key, scenario)
         return
     if dask is None:
-        pool = _start_pool(jobs)
+        pool = pool or _start_pool(jobs)
         try:
             submit = lambda task: pool.submit(execute, *task)  # noqa: E731
             wait_first = lambda fs: wait_futures(fs, return_when=FIRST_COMPLETED)  # noqa: E731
@@ -425,9 +439,10 @@ def run_sweep(
         tasks = ((c.key, sweep.scenario(c.strategy, c.point, c.seed)) for c in todo)
         failed = 0
         skipped = len({c.key for c in cells}) - len(todo)
+        pool = _start_pool(jobs) if dask is None and jobs > 1 and todo else None  # before tqdm starts a thread
         with tqdm(total=len(todo), desc=sweep.spec.name, unit="run", disable=not progress) as bar:
             bar.set_postfix(stored=skipped, failed=0)
-            for record in run_tasks(tasks, jobs, dask):
+            for record in run_tasks(tasks, jobs, dask, pool):
                 record["finished_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
                 store.add(record)
                 failed += record["status"] == "failed"
