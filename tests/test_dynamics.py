@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from silosim.dynamics import axelrod_exchange, drift, drift_traits
+from silosim.dynamics import _guide_table, axelrod_exchange, drift, drift_traits, pick_members
 
 
 def test_identical_agents_never_change():
@@ -90,3 +90,42 @@ def test_drift_on_the_world_is_drift_traits_on_its_culture():
     drift_traits(alone, 0.2, 5, np.random.default_rng(7))
     assert np.array_equal(world.culture, alone)
     assert not np.array_equal(alone, culture)
+
+
+def members_world(visibility_by_community: list[list[float]]) -> SimpleNamespace:
+    """A world holding only community member lists: members numbered 0.. in order, with these visibilities."""
+    sizes = [len(v) for v in visibility_by_community]
+    world = SimpleNamespace(
+        members=np.arange(sum(sizes), dtype=np.int64),
+        members_ptr=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+        members_cumvis=np.cumsum(np.concatenate([np.asarray(v, dtype=float) for v in visibility_by_community])),
+    )
+    world.members_guide = _guide_table(world.members_ptr, world.members_cumvis)
+    return world
+
+
+def test_pick_members_by_hand():
+    # community 0: members 0, 1, 2 with visibility 1, 0, 3 (cumulative 1, 1, 4); community 1: nobody visible
+    world = members_world([[1.0, 0.0, 3.0], [0.0, 0.0], []])
+    u = np.array([0.0, 0.2499, 0.25, 0.9999, 0.5, 0.5])
+    community = np.array([0, 0, 0, 0, 1, 2])
+    # u * 4 below 1 picks member 0; from 1 on, member 2 (member 1 is invisible and never met)
+    assert pick_members(world, community, u).tolist() == [0, 0, 2, 2, -1, -1]
+
+
+def test_pick_members_follows_visibility_exactly():
+    rng = np.random.default_rng(11)
+    visibility = [np.array([0.5]), *(rng.choice([0.0, 0.3, 0.5, 18.0], size=n) for n in (7, 400, 3))]
+    world = members_world(visibility)
+    community = rng.integers(0, 4, 50_000)
+    u = rng.random(50_000)
+    picked = pick_members(world, community, u)
+    # the definition, by binary search: the first member whose cumulative visibility exceeds u of the way
+    # from the community's start to its end (the last member at most)
+    cum, lo, hi = world.members_cumvis, world.members_ptr[community], world.members_ptr[community + 1]
+    base = np.where(lo > 0, cum[lo - 1], 0.0)
+    expected = np.minimum(np.searchsorted(cum, base + u * (cum[hi - 1] - base), side="right"), hi - 1)
+    assert np.array_equal(picked, expected)
+    shares = np.bincount(picked[community == 2] - world.members_ptr[2], minlength=400) / (community == 2).sum()
+    assert np.abs(shares - visibility[2] / visibility[2].sum()).max() < 0.01
+    assert shares[visibility[2] == 0].sum() == 0

@@ -82,6 +82,27 @@ def test_block_matrix_extra_groups_ignored_nodes_and_diagonal():
     np.testing.assert_allclose(block, [[4, 3, 0], [3, 0, 0], [0, 0, 0]])
 
 
+# --------------------------------------------------------------------------- primary community
+
+
+def test_primary_community_by_hand():
+    # ties as COO entries holder -> partner, each living in a community (-1: a council tie, in none)
+    rows, cols = np.array([0, 0, 1, 2, 3, 4]), np.array([1, 2, 2, 0, 4, 3])
+    weights = np.array([0.5, 0.4, 0.3, 0.2, 0.7, 0.1])
+    community = np.array([0, 1, 1, 1, -1, -1])
+    graph = sp.coo_array((weights, (rows, cols)), shape=(6, 6))
+    # node 0: community 0 holds 0.5, community 1 holds 0.4 + 0.2 (both ends count) = 0.6 -> 1
+    # node 1: 0.5 in 0, 0.3 in 1 -> 0; node 2: 0.4 + 0.3 + 0.2 in 1 -> 1
+    # nodes 3 and 4: only council ties -> -1; node 5: no tie -> -1
+    assert metrics.primary_community(graph, community, 2).tolist() == [1, 0, 1, -1, -1, -1]
+    # a tie in community 2 of weight 1 makes it node 4's, and node 3's, primary community
+    more = sp.coo_array((np.r_[weights, 1.0], (np.r_[rows, 4], np.r_[cols, 3])), shape=(6, 6))
+    assert metrics.primary_community(more, np.r_[community, 2], 3).tolist() == [1, 0, 1, 2, 2, -1]
+    # equal weight in two communities: the lower-numbered one
+    tie = sp.coo_array((np.array([0.5, 0.5]), (np.array([0, 0]), np.array([1, 2]))), shape=(3, 3))
+    assert metrics.primary_community(tie, np.array([1, 0]), 2).tolist() == [0, 1, 0]
+
+
 # --------------------------------------------------------------------------- E-I index
 
 

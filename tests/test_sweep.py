@@ -1,5 +1,6 @@
 """Sweeps: planning, common random numbers, the store, resuming, failures, backends."""
 
+import multiprocessing
 import os
 import signal
 import sqlite3
@@ -206,20 +207,44 @@ def test_a_run_that_raises_is_stored_as_failed_and_the_others_complete(tmp_path,
     assert set(runs["status"]) == {"ok"} and before <= set(runs["key"])
 
 
-def test_local_processes_and_dask_give_identical_results(tmp_path):
+SPY_ON_START_METHOD = """
+import multiprocessing, sys
+used, get_context = [], multiprocessing.get_context
+multiprocessing.get_context = lambda method=None: used.append(method) or get_context(method)
+from silosim.cli import main
+code = main(sys.argv[1:])
+print(*used)
+sys.exit(code)
+"""
+TEXT = {"capture_output": True, "text": True}
+
+
+def test_local_processes_and_dask_give_identical_results(tmp_path, monkeypatch):
     path = write_sweep(tmp_path)
+    contexts = []
+    real_get_context = multiprocessing.get_context
+    monkeypatch.setattr(
+        multiprocessing, "get_context", lambda method=None: contexts.append(method) or real_get_context(method)
+    )
     frames = {}
     for name, flags in {
         "serial": ["--jobs", "1"],
-        "processes": ["--jobs", "2"],
+        "processes": ["--jobs", "2"],  # beside pytest's and tqdm's threads: workers from a fork server
+        "forked": ["--jobs", "2"],  # a fresh coordinator with a single thread: workers forked
         "dask": ["--dask-local", "2"],
     }.items():
-        assert main(["sweep", str(path), "--out", str(tmp_path / name), "--quiet", *flags]) == 0
+        command = ["sweep", str(path), "--out", str(tmp_path / name), "--quiet", *flags]
+        if name == "forked":
+            done = subprocess.run([sys.executable, "-c", SPY_ON_START_METHOD, *command], cwd=ROOT, check=True, **TEXT)
+            assert done.stdout.splitlines()[-1] == "fork"  # the start methods asked for, printed last
+        else:
+            assert main(command) == 0
         frames[name] = stored_runs(tmp_path / name).sort_values(["strategy", "point", "replication"])
         frames[name] = frames[name][COMPARED].reset_index(drop=True)
+    assert "forkserver" in contexts
     assert len(frames["serial"]) == 12
-    pd.testing.assert_frame_equal(frames["serial"], frames["processes"])
-    pd.testing.assert_frame_equal(frames["serial"], frames["dask"])
+    for name in ("processes", "forked", "dask"):
+        pd.testing.assert_frame_equal(frames["serial"], frames[name])
     assert frames["serial"]["cross_reach"].nunique() > 1  # the comparison is not between constants
 
 

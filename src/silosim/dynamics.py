@@ -1,4 +1,4 @@
-"""One step of the organisation, vectorised over every exchange with numpy.
+"""One step of the organisation, over arrays holding every agent at once.
 
 Agent state lives in arrays (rows: departments, then community managers,
 then stakeholders); Mesa agents are handles onto those rows. A step:
