@@ -17,6 +17,7 @@ for every size where both ran.
 
     python benchmarks/bench_scale.py                       # 1k, 10k, 100k, 1M
     python benchmarks/bench_scale.py --sizes 1000 10000 --steps 50
+    python benchmarks/bench_scale.py --profile 100000       # where a 100,000-stakeholder run spends its time
 
 Writes benchmarks/results/scale.csv and scale.png (log-log time and memory
 against size, with fitted slopes). Memory on the plot is the model's own: the
@@ -219,14 +220,38 @@ def plot(rows: list[dict], path: Path) -> dict[str, float]:
     return slopes
 
 
+def profile(stakeholders: int, steps: int, top: int = 15) -> None:
+    """Print the functions where a run spends its time (cProfile; compiled loops count in their callers)."""
+    import cProfile
+    import pstats
+
+    from silosim.model import SiloModel
+    from silosim.scenario import from_dict
+
+    warm_up = SiloModel(from_dict(scaled_scenario(100, 12)))
+    while warm_up.running:
+        warm_up.step()
+    model = SiloModel(from_dict(scaled_scenario(stakeholders, steps)))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    while model.running:
+        model.step()
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
 def main() -> None:
     """Run every size (and the reference where it fits), print the table, write CSV and plot."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--no-reference", action="store_true", help="time silosim only")
+    parser.add_argument("--profile", type=int, metavar="N", help="profile one silosim run of N stakeholders instead")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profile:
+        profile(args.profile, args.steps)
+        return
     if args.child:
         kind, size, steps = args.child[0], int(args.child[1]), int(args.child[2])
         print(json.dumps((run_fast if kind == "silosim" else run_reference)(size, steps)))
