@@ -94,15 +94,23 @@ def _resident_mib() -> float:
     return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
 
 
+def _warm_up() -> None:
+    """Load (or compile, on a first run) silosim's compiled loops with a tiny run, so that timings exclude it."""
+    from silosim.model import SiloModel
+    from silosim.scenario import from_dict
+
+    model = SiloModel(from_dict(scaled_scenario(100, 12)))
+    while model.running:
+        model.step()
+
+
 def run_fast(stakeholders: int, steps: int) -> dict:
     """Time silosim's engine at one size: creation, steps, and the share spent in measures."""
     from silosim.model import SiloModel
     from silosim.scenario import from_dict
 
-    started = time.perf_counter()  # load (or compile, on a first run) the compiled loops before timing
-    warm_up = SiloModel(from_dict(scaled_scenario(100, 12)))
-    while warm_up.running:
-        warm_up.step()
+    started = time.perf_counter()
+    _warm_up()
     compiled = time.perf_counter() - started
     base = _resident_mib()
     scenario = from_dict(scaled_scenario(stakeholders, steps))
@@ -228,9 +236,7 @@ def profile(stakeholders: int, steps: int, top: int = 15) -> None:
     from silosim.model import SiloModel
     from silosim.scenario import from_dict
 
-    warm_up = SiloModel(from_dict(scaled_scenario(100, 12)))
-    while warm_up.running:
-        warm_up.step()
+    _warm_up()
     model = SiloModel(from_dict(scaled_scenario(stakeholders, steps)))
     profiler = cProfile.Profile()
     profiler.enable()

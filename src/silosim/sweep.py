@@ -433,7 +433,7 @@ def run_sweep(
     progress: bool = True,
 ) -> dict:
     """Run every run of the sweep not yet stored in ``out``; return counts (planned, skipped, ran, failed)."""
-    store = Store(out)
+    store, pool = Store(out), None
     try:
         cells, todo = plan(sweep, store, retry_failed)
         tasks = ((c.key, sweep.scenario(c.strategy, c.point, c.seed)) for c in todo)
@@ -450,6 +450,8 @@ def run_sweep(
                 bar.set_postfix(stored=skipped, failed=failed)
         return {"planned": len(cells), "skipped": skipped, "ran": len(todo), "failed": failed}
     finally:
+        if pool is not None:  # run_tasks has shut it down, unless stopped before its first run
+            pool.shutdown(wait=False, cancel_futures=True)
         store.close()
 
 
