@@ -182,9 +182,9 @@ def test_set_bad_value(cli, tmp_path):
 
 
 def test_steps_out_of_range(cli, tmp_path):
-    lines = bad_input(cli("run", DEFAULT, "--steps", "0", cwd=tmp_path))
-    assert lines[0].startswith("--set: steps: ")
-    assert "greater than or equal to 1" in lines[0]
+    lines = bad_input(cli("run", DEFAULT, "--steps", "0", "--seed", "-1", cwd=tmp_path))
+    assert lines[0].startswith("--seed: seed: ") and "greater than or equal to 0, got -1" in lines[0]
+    assert lines[1].startswith("--steps: steps: ") and "greater than or equal to 1, got 0" in lines[1]
 
 
 # --------------------------------------------------------------------------- a successful run

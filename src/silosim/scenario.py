@@ -13,28 +13,50 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 RULE_NAMES = ("most_involved", "single_owner", "glue", "dedicated_cms", "federated", "explicit")
 MAX_COMMUNITIES = 64  # communities are bits of one uint64 mask in the dynamics
+MAX_STEPS = 1_000_000
+MAX_ITEMS_PER_STEP = 64  # the item store holds 64 items (bits of one uint64 per agent)
+
+# Input limits: a file is read whole and built in memory, so its size, nesting and number of values are bounded
+MAX_YAML_BYTES = 1_000_000
+MAX_YAML_DEPTH = 32
+MAX_YAML_VALUES = 100_000
+
+# A name is used as a key of --set and events (`communities.NAME.audience`) and printed: no dots, spaces or
+# control characters. Scenario and sweep names also name output folders: no slashes, no leading dot.
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$"
+RUN_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+RunName = Annotated[str, StringConstraints(pattern=RUN_NAME_PATTERN)]
+Share = Annotated[float, Field(ge=0, le=1)]
 
 
 class StrictModel(BaseModel):
-    """A schema section: unknown keys are errors, values are immutable."""
+    """A schema section: unknown keys are errors, types are exact (no "50" for 50), values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def default_name(path: Path) -> str:
+    """A scenario or sweep name made from a file name: characters a name may not hold become '_'."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem).lstrip(".") or "scenario"
+    return name[:100]
 
 
 class Department(StrictModel):
     """A business function acting as one actor (marketing, hr, rnd, mail_room...)."""
 
-    name: str = Field(description="Unique name, referred to by involvement, owners and `home`.")
-    headcount: int = Field(10, ge=1, description="People in the department.")
+    name: Name = Field(description="Unique name, referred to by involvement, owners and `home`.")
+    headcount: int = Field(10, ge=1, le=1_000_000, description="People in the department.")
     reach: float = Field(
         0.3,
         ge=0,
@@ -48,9 +70,9 @@ class Department(StrictModel):
 class CommunityManager(StrictModel):
     """A person who animates communities, employed by a department or hired outside."""
 
-    name: str = Field(description="Unique name (departments and community managers share one namespace).")
+    name: Name = Field(description="Unique name (departments and community managers share one namespace).")
     home: str | None = Field(None, description="Department that employs it, or `null` for hired outside the org chart.")
-    capacity: int = Field(2, ge=0, description="Number of communities it can animate.")
+    capacity: int = Field(2, ge=0, le=MAX_COMMUNITIES, description="Number of communities it can animate.")
     brokerage: float = Field(
         0.5, ge=0, le=1, description="Chance per step to relay items across the communities it animates."
     )
@@ -59,7 +81,7 @@ class CommunityManager(StrictModel):
 class StakeholderGroup(StrictModel):
     """A population of stakeholders: customers, partners, candidates, employees..."""
 
-    group: str = Field(description="Unique group name, referred to by `communities[].members`.")
+    group: Name = Field(description="Unique group name, referred to by `communities[].members`.")
     count: int = Field(ge=1, le=50_000_000, description="Number of stakeholders in the group.")
     external: bool = Field(True, description="Outside the organisation (false for employees).")
     activity: float = Field(0.5, ge=0, le=1, description="Chance that a member acts in a step.")
@@ -68,12 +90,12 @@ class StakeholderGroup(StrictModel):
 class Community(StrictModel):
     """A space (brand page, enterprise social network, co-creation lab...); not an agent."""
 
-    name: str = Field(description="Unique community name.")
+    name: Name = Field(description="Unique community name.")
     audience: Literal["internal", "external", "mixed"] = Field(
         "mixed", description="Who may join: `internal` groups only, `external` only, or both."
     )
-    involvement: dict[str, float] = Field(default_factory=dict, description="Department name → involvement in 0–1.")
-    members: dict[str, float] = Field(
+    involvement: dict[str, Share] = Field(default_factory=dict, description="Department name → involvement in 0–1.")
+    members: dict[str, Share] = Field(
         default_factory=dict,
         description="Stakeholder group → share of the group that joins, 0–1 (joins are independent).",
     )
@@ -82,11 +104,11 @@ class Community(StrictModel):
 class Organization(StrictModel):
     """Who exists: departments, community managers and stakeholder groups."""
 
-    departments: list[Department] = Field(min_length=1, description="The departments.")
+    departments: list[Department] = Field(min_length=1, max_length=1000, description="The departments.")
     community_managers: list[CommunityManager] = Field(
-        default_factory=list, description="The community managers (may be empty)."
+        default_factory=list, max_length=1000, description="The community managers (may be empty)."
     )
-    stakeholders: list[StakeholderGroup] = Field(min_length=1, description="The stakeholder groups.")
+    stakeholders: list[StakeholderGroup] = Field(min_length=1, max_length=1000, description="The stakeholder groups.")
 
 
 class Ownership(StrictModel):
@@ -101,7 +123,7 @@ class Ownership(StrictModel):
         default_factory=dict,
         description="`explicit`: community → owning department or community manager.",
     )
-    council_every: int = Field(10, ge=1, description="`federated`: steps between councils of owners.")
+    council_every: int = Field(10, ge=1, le=MAX_STEPS, description="`federated`: steps between councils of owners.")
     cross_posting: Literal["open", "owner_only", "closed"] = Field(
         "owner_only",
         description="Who may relay items into a community: any participant (`open`), "
@@ -133,13 +155,17 @@ class Dynamics(StrictModel):
         description="Chance per community and step that its owner adopts its stakeholders' "
         "majority trait on one feature.",
     )
-    practice_rate: float = Field(0.2, ge=0, description="Best practices originated per step (organisation-wide mean).")
-    insight_rate: float = Field(0.5, ge=0, description="Stakeholder insights originated per step (mean).")
+    practice_rate: float = Field(
+        0.2, ge=0, le=MAX_ITEMS_PER_STEP, description="Best practices originated per step (organisation-wide mean)."
+    )
+    insight_rate: float = Field(
+        0.5, ge=0, le=MAX_ITEMS_PER_STEP, description="Stakeholder insights originated per step (mean)."
+    )
     relay_rate: float = Field(
         0.05, ge=0, le=1, description="Chance per step that a stakeholder allowed to relay does so."
     )
     cm_exchanges: int = Field(
-        5, ge=0, description="Exchanges a community manager makes per animated community per step."
+        5, ge=0, le=10_000, description="Exchanges a community manager makes per animated community per step."
     )
 
 
@@ -176,7 +202,9 @@ class Verdict(StrictModel):
 class Metrics(StrictModel):
     """When to measure, and how to judge."""
 
-    every: int = Field(10, ge=1, description="Steps between measurements (the last step is always measured).")
+    every: int = Field(
+        10, ge=1, le=MAX_STEPS, description="Steps between measurements (the last step is always measured)."
+    )
     insight_target: str | None = Field(
         None, description="Department whose learning of insights is timed; `null` means `rnd` if present."
     )
@@ -186,22 +214,30 @@ class Metrics(StrictModel):
 class Event(StrictModel):
     """A scheduled change: a pilot then a rollout, a reorganisation, a hire."""
 
-    at: int = Field(ge=0, description="Step after which the change applies (0 to `steps`).")
-    set: dict[str, Any] = Field(min_length=1, description="Dotted key → new value, e.g. `ownership.rule: glue`.")
+    at: int = Field(ge=0, le=MAX_STEPS, description="Step after which the change applies (0 to `steps`).")
+    set: dict[str, Any] = Field(
+        min_length=1,
+        description="Dotted key → new value, e.g. `ownership.rule: glue`; a mapping sets only the keys it names.",
+    )
+
+    @field_validator("set", mode="before")
+    @classmethod
+    def _one_key_at_a_time(cls, changes: Any) -> Any:
+        return flatten_changes(changes) if isinstance(changes, dict) else changes
 
 
 class Scenario(StrictModel):
     """A whole scenario file."""
 
-    name: str = Field("scenario", description="Short name (defaults to the file name).")
-    description: str = Field("", description="What organisational situation it models.")
-    seed: int = Field(0, ge=0, description="Seed of the run's random generator.")
-    steps: int = Field(200, ge=1, description="Number of steps to run.")
+    name: RunName = Field("scenario", description="Short name (defaults to the file name); names the results folder.")
+    description: str = Field("", max_length=10_000, description="What organisational situation it models.")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of the run's random generator.")
+    steps: int = Field(200, ge=1, le=MAX_STEPS, description="Number of steps to run.")
     organization: Organization = Field(description="Departments, community managers, stakeholder groups.")
     communities: list[Community] = Field(min_length=1, max_length=MAX_COMMUNITIES, description="The communities.")
     ownership: Ownership = Field(default_factory=Ownership, description="The ownership strategy.")
     dynamics: Dynamics = Field(default_factory=Dynamics, description="Dynamics parameters.")
-    events: list[Event] = Field(default_factory=list, description="Scheduled changes.")
+    events: list[Event] = Field(default_factory=list, max_length=10_000, description="Scheduled changes.")
     metrics: Metrics = Field(default_factory=Metrics, description="Measurement and verdict.")
 
 
@@ -219,14 +255,19 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source
-        return f"{where}: {self.path or '(top level)'}: {self.message}"
+        return printable(f"{where}: {self.path or '(top level)'}: {self.message}")
+
+
+def printable(text: str) -> str:
+    """Text safe to print on one terminal line: control characters and terminal escapes shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ScenarioError(Exception):
-    """Every problem found in one scenario (or sweep) source."""
+    """Every problem found in one scenario (or sweep) source, in file order (the same order every time)."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = sorted(set(problems), key=lambda p: (p.source, p.line or 0, p.path))
+        self.problems = sorted(set(problems), key=lambda p: (p.source, p.line or 0, p.path, p.message))
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
@@ -249,35 +290,72 @@ class Located:
         self.source = source
         self.lines: dict[tuple, int] = {}
         self.problems: list[Problem] = []
-        self.overridden: set[tuple] = set()  # key paths set by --set: they have no line in the file
+        self.overridden: dict[tuple, str] = {}  # key path → the flag that set it (--set, --seed...): no line
+        self._values = 0
 
     def build(self, node: yaml.Node, path: tuple = ()) -> Any:
-        """Construct the data of a YAML node, recording the line of every key path."""
-        self.lines[path] = node.start_mark.line + 1
+        """Construct the data of a YAML node, recording the line of every key path.
+
+        Aliases are expanded here, so the number of values built and their depth are bounded
+        (an alias bomb or a self-referencing anchor stops with a problem instead of filling memory).
+        """
+        self._values += 1
+        line = node.start_mark.line + 1
+        if self._values > MAX_YAML_VALUES or len(path) > MAX_YAML_DEPTH:
+            limit = f"more than {MAX_YAML_VALUES:,} values" if self._values > MAX_YAML_VALUES else "nested too deeply"
+            raise ScenarioError(
+                [Problem(self.source, line, _render(path), f"{limit} (anchors and aliases expanding?): refused")]
+            )
+        self.lines[path] = line
         if isinstance(node, yaml.MappingNode):
             out: dict = {}
             for key_node, value_node in node.value:
-                key = self._scalar(key_node)
-                if key in out:
+                key_line = key_node.start_mark.line + 1
+                if key_node.tag == "tag:yaml.org,2002:merge":
                     self.problems.append(
-                        Problem(self.source, key_node.start_mark.line + 1, _render((*path, key), out), "duplicate key")
+                        Problem(
+                            self.source,
+                            key_line,
+                            _render(path, out),
+                            "merge keys (<<) are not supported: write the keys out",
+                        )
                     )
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
+                    continue
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.problems.append(
+                        Problem(
+                            self.source,
+                            key_line,
+                            _render(path, out),
+                            "a key must be a plain name, not a list or mapping",
+                        )
+                    )
+                    continue
+                key = self._scalar(key_node, path)
+                if key in out:
+                    self.problems.append(Problem(self.source, key_line, _render((*path, key), out), "duplicate key"))
+                self.lines[(*path, key)] = key_line
                 out[key] = self.build(value_node, (*path, key))
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
+                self.lines[(*path, key)] = key_line
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        return self._scalar(node, path)
 
-    def _scalar(self, node: yaml.Node) -> Any:
-        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    def _scalar(self, node: yaml.Node, path: tuple) -> Any:
+        try:
+            return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            reason = getattr(exc, "problem", None) or str(exc)
+            self.problems.append(Problem(self.source, node.start_mark.line + 1, _render(path), f"bad value: {reason}"))
+            return None
 
     def where(self, path: tuple) -> tuple[str, int | None]:
-        """(source, line) of a key path; keys set by ``--set`` come from the command line."""
+        """(source, line) of a key path; keys set on the command line come from their flag (``--set``...)."""
         path = tuple(path)
-        if any(path[:n] in self.overridden for n in range(len(path) + 1)):
-            return "--set", None
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.overridden:
+                return self.overridden[path[:n]], None
         return self.source, self.line(path)
 
     def line(self, path: tuple) -> int | None:
@@ -309,19 +387,56 @@ def _render(path: tuple, data: Any = None) -> str:
     return out
 
 
+# explicit tags a scenario may carry (`!!str 50`); anything else (`!!python/object`, `!custom`) is refused
+_PLAIN_TAGS = {None, "!"} | {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
+
+
 def parse_yaml(text: str, source: str) -> tuple[Any, Located]:
-    """Parse YAML text keeping line numbers; syntax errors become a ScenarioError."""
+    """Parse YAML text keeping line numbers; syntax errors and unsafe input become a ScenarioError.
+
+    Bounded before anything is built: the text's size, the nesting depth, the number of values
+    (aliases included) and the tags.
+    """
     located = Located(source)
+    if len(text) > MAX_YAML_BYTES:
+        raise ScenarioError([Problem(source, None, "", f"file is larger than {MAX_YAML_BYTES:,} characters: refused")])
     try:
+        problems = _scan(text, source)
+        if problems:
+            raise ScenarioError(problems)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise ScenarioError([Problem(source, line, "", f"YAML syntax error: {exc.problem or exc}")]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, other control characters)
+        line = text[: exc.position].count("\n") + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"character U+{code:04X} is not allowed in YAML: remove it"
+        raise ScenarioError([Problem(source, line, "", message)]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(source, None, "", f"YAML error: {exc}")]) from None
     data = located.build(node) if node is not None else None
     return data, located
+
+
+def _scan(text: str, source: str) -> list[Problem]:
+    """Read the YAML event stream (no recursion, nothing built) and refuse deep nesting and foreign tags."""
+    problems, depth = [], 0
+    for count, event in enumerate(yaml.parse(text, Loader=yaml.SafeLoader)):
+        line = event.start_mark.line + 1
+        if count > 2 * MAX_YAML_VALUES:
+            return [Problem(source, line, "", f"more than {MAX_YAML_VALUES:,} values: refused")]
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                return [Problem(source, line, "", f"nested deeper than {MAX_YAML_DEPTH} levels: refused")]
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        tag = getattr(event, "tag", None)
+        if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)) and tag not in _PLAIN_TAGS:
+            problems.append(Problem(source, line, "", f"unsupported YAML tag {tag!r}: write a plain value"))
+    return problems
 
 
 # --------------------------------------------------------------------------- validation
@@ -352,6 +467,13 @@ def _pydantic_problem(err: dict, data: Any, located: Located, schema: type[BaseM
         message = f"expected one of {expected}, got {got!r}" + (hint if "did you mean" in hint else "")
     elif kind == "too_short":
         message = f"expected at least {err['ctx']['min_length']} item(s), got {err['ctx']['actual_length']}"
+    elif kind == "string_pattern_mismatch":
+        run_name = err["ctx"]["pattern"] == RUN_NAME_PATTERN
+        allowed, limit = ("'_', '-' or '.'", 100) if run_name else ("'_' or '-'", 64)
+        message = (
+            f"expected a name of letters, digits, {allowed} (at most {limit}, not starting with '-'"
+            f"{' or .' if run_name else ''}), got {got!r}"
+        )
     elif kind == "value_error":
         message = str(err["ctx"]["error"])
     elif isinstance(got, (dict, list)):
@@ -399,6 +521,12 @@ def _items(data: dict, *path: str) -> list[tuple[int, dict]]:
     return [(i, item) for i, item in enumerate(node)] if isinstance(node, list) else []
 
 
+def _name(entry: Any, key: str) -> str | None:
+    """The name an entry of raw data gives under ``key``, if it is a string."""
+    value = entry.get(key) if isinstance(entry, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def _reference_problems(data: dict, located: Located) -> list[Problem]:
     """Names that refer to nothing, duplicate names, impossible combinations."""
     problems: list[Problem] = []
@@ -407,12 +535,13 @@ def _reference_problems(data: dict, located: Located) -> list[Problem]:
         problems.append(Problem(*located.where(path), _render(path, data), message))
 
     org = ("organization",)
-    departments = [(i, d.get("name")) for i, d in _items(data, *org, "departments") if isinstance(d, dict)]
-    cms = [(i, c.get("name")) for i, c in _items(data, *org, "community_managers") if isinstance(c, dict)]
+    # names of the wrong type (a list, a number) are the schema's to report: only strings are names here
+    departments = [(i, _name(d, "name")) for i, d in _items(data, *org, "departments") if _name(d, "name")]
+    cms = [(i, _name(c, "name")) for i, c in _items(data, *org, "community_managers") if _name(c, "name")]
     groups: dict = {}
     for _, g in _items(data, *org, "stakeholders"):
-        if isinstance(g, dict):
-            groups.setdefault(g.get("group"), g)  # the first of duplicates; the duplicate is reported below
+        if _name(g, "group"):
+            groups.setdefault(g["group"], g)  # the first of duplicates; the duplicate is reported below
     communities = [(i, c) for i, c in _items(data, "communities") if isinstance(c, dict)]
     dept_names = [n for _, n in departments if isinstance(n, str)]
     actor_names = dept_names + [n for _, n in cms if isinstance(n, str)]
@@ -434,7 +563,9 @@ def _reference_problems(data: dict, located: Located) -> list[Problem]:
     ):
         taken: set = set()
         for i, entry in enumerate(names):
-            value = entry.get(key) if isinstance(entry, dict) else None
+            value = _name(entry, key)
+            if value is None:
+                continue
             if value in taken:
                 where = (*org, kind, i, key) if kind == "stakeholders" else (kind, i, key)
                 add(where, f"duplicate {key} '{value}'")
@@ -530,10 +661,13 @@ def _event_problems(data: dict, located: Located) -> list[Problem]:
         changes = event.get("set")
         if not isinstance(changes, dict):
             continue
-        for key, value in changes.items():
-            where = ("events", i, "set", key)
+        for key, value in flatten_changes(changes).items():
+            written = next((k for k in changes if key == k or key.startswith(f"{k}.")), key)
+            where = ("events", i, "set", written)
             try:
                 check_runtime_key(str(key))
+                if value == {}:
+                    raise OverrideError("an empty mapping sets nothing: name the keys to change")
                 apply_override(data, str(key), value)
             except OverrideError as exc:
                 problems.append(Problem(*located.where(where), f"events[{i}].set.{key}", str(exc)))
@@ -549,7 +683,7 @@ def _event_problems(data: dict, located: Located) -> list[Problem]:
         ):
             if not isinstance(event, dict) or not isinstance(event.get("set"), dict):
                 continue
-            for key, value in event["set"].items():
+            for key, value in flatten_changes(event["set"]).items():
                 current = apply_override(current, str(key), value)
             inner = Located(located.source)
             for problem in schema_problems(current, inner) + _reference_problems(current, inner):
@@ -577,14 +711,25 @@ def validate(data: Any, located: Located) -> Scenario:
     problems += _event_problems(data, located)
     if problems:
         raise ScenarioError(problems)
-    return Scenario.model_validate(data)
+    scenario = Scenario.model_validate(data)
+    from silosim import resources  # reads the schema: imported here, not at the top
+
+    too_big = resources.memory_problem(scenario)
+    if too_big is not None:
+        raise ScenarioError([Problem(*located.where(too_big.path), _render(too_big.path, data), too_big.message)])
+    return scenario
 
 
-def load(path: str | Path, overrides: list[str] | None = None) -> Scenario:
-    """Read, override (``key=value`` strings) and validate a scenario file."""
+Override = str | tuple[str, str]  # "key=value" from --set, or (flag, "key=value") from a flag such as --seed
+
+
+def load(path: str | Path, overrides: list[Override] | None = None) -> Scenario:
+    """Read, override (``key=value`` strings, or ``(flag, "key=value")``) and validate a scenario file."""
     path = Path(path)
     source = str(path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_YAML_BYTES:
+            raise ScenarioError([Problem(source, None, "", f"file is larger than {MAX_YAML_BYTES:,} bytes: refused")])
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError([Problem(source, None, "", f"cannot read file: {exc.strerror or exc}")]) from None
@@ -592,27 +737,29 @@ def load(path: str | Path, overrides: list[str] | None = None) -> Scenario:
         raise ScenarioError([Problem(source, None, "", "not a UTF-8 text file")]) from None
     data, located = parse_yaml(text, source)
     if isinstance(data, dict):
-        data.setdefault("name", path.stem)
+        data.setdefault("name", default_name(path))
     return validate_with_overrides(data, located, overrides or [])
 
 
-def validate_with_overrides(data: Any, located: Located, overrides: list[str]) -> Scenario:
-    """Apply ``key=value`` overrides to raw data, then validate it all."""
+def validate_with_overrides(data: Any, located: Located, overrides: list[Override]) -> Scenario:
+    """Apply overrides to raw data, then validate it all; each problem names the flag it came from."""
     problems: list[Problem] = []
-    for item in overrides:
+    for override in overrides:
+        flag, item = override if isinstance(override, tuple) else ("--set", override)
         key, sep, raw = item.partition("=")
+        key = key.strip()
         if not sep:
-            problems.append(Problem("--set", None, item, "expected key=value, e.g. ownership.rule=glue"))
+            problems.append(Problem(flag, None, item, "expected key=value, e.g. ownership.rule=glue"))
             continue
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
-            data = apply_override(data, key.strip(), value)
-            located.overridden.add(_key_path(data, key.strip()))
+            data = apply_override(data, key, value)
+            located.overridden[_key_path(data, key)] = flag
         except OverrideError as exc:
-            problems.append(Problem("--set", None, key.strip(), str(exc)))
+            problems.append(Problem(flag, None, key, str(exc)))
         except yaml.YAMLError as exc:
             reason = getattr(exc, "problem", None) or type(exc).__name__
-            problems.append(Problem("--set", None, key.strip(), f"cannot parse value {raw!r}: {reason}"))
+            problems.append(Problem(flag, None, key, f"cannot parse value {raw!r}: {reason}"))
     if problems:
         raise ScenarioError(problems)
     return validate(data, located)
@@ -671,6 +818,23 @@ STRUCTURAL = {
     "communities.*.members", "organization", "communities", "organization.departments",
     "organization.community_managers", "organization.stakeholders",
 }  # fmt: skip
+
+
+def flatten_changes(changes: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """An event's changes one dotted key each: ``{dynamics: {drift: 0.5}}`` becomes ``{dynamics.drift: 0.5}``.
+
+    A mapping sets only the keys it names, however the change is spelled, so an event can neither
+    reset the keys it does not name nor slip a structural key (``dynamics.features``) past
+    :func:`check_runtime_key` inside a section.
+    """
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten_changes(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
 
 
 def check_runtime_key(key: str) -> None:
