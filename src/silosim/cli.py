@@ -89,11 +89,35 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write the comparison report of a (partial) sweep")
     report.add_argument("sweep_dir", type=Path, help="a sweep folder")
 
-    viz = commands.add_parser("viz", help="watch a scenario in the browser")
+    def port(text: str) -> int:  # viz --port: a TCP port, or 0 for any free one
+        if not (text.strip().isascii() and text.strip().isdigit()) or not 0 <= int(text) <= 65535:
+            raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535 (or 0: any free port), got {text!r}")
+        return int(text)
+
+    viz = commands.add_parser(
+        "viz",
+        help="watch a scenario in the browser",
+        description="Serve a page that watches a scenario and runs it on request. It answers only requests "
+        "addressed to its own address (Host) from its own pages (Origin); --allow-host adds more.",
+    )
     viz.add_argument("scenario", type=Path, help="scenario YAML file")
-    viz.add_argument("--host", default="127.0.0.1", help="address to serve on (default: 127.0.0.1, this machine only)")
-    viz.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    viz.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to serve on (default: 127.0.0.1, this machine only; any other address, such as 0.0.0.0, "
+        "lets other machines reach the page, and a warning says so)",
+    )
+    viz.add_argument("--port", type=port, default=8765, help="port (default: 8765; 0: any free port)")
     viz.add_argument("--seed", type=int, help="seed (default: the scenario's)")
+    viz.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this host name or address (with or without :PORT) or from this origin, "
+        "e.g. sim.example.org or https://sim.example.org, such as a reverse proxy's (repeatable; by default "
+        "only the --host address, plus localhost, 127.0.0.1 and [::1] on loopback or this machine's name beyond)",
+    )
 
     dock = commands.add_parser("dock", help="reproduce the published models the mechanisms stand on")
     dock.add_argument("model", choices=["axelrod", "deffuant"], help="which published model")
@@ -160,11 +184,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run one scenario; print the summary; write the results folder."""
     from silosim.runner import default_out_dir, run, write_results
 
-    overrides = list(args.overrides)
+    overrides: list = list(args.overrides)
     if args.seed is not None:
-        overrides.append(f"seed={args.seed}")
+        overrides.append(("--seed", f"seed={args.seed}"))
     if args.steps is not None:
-        overrides.append(f"steps={args.steps}")
+        overrides.append(("--steps", f"steps={args.steps}"))
     scenario = load(args.scenario, overrides)
     if args.out is not None and args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
         raise UsageError(f"silosim run: --out {args.out} exists and is not an empty folder; choose another")
@@ -196,10 +220,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_viz(args: argparse.Namespace) -> int:
     """Serve the browser page for one scenario until Ctrl-C."""
-    from silosim.viz import serve
+    from silosim.viz import AddressError, serve
 
     load(args.scenario, [] if args.seed is None else [f"seed={args.seed}"])  # bad input: exit 2 before serving
-    return serve(args.scenario, host=args.host, port=args.port, seed=args.seed)
+    try:  # a bad --host or --allow-host is found before anything is served
+        return serve(args.scenario, host=args.host, port=args.port, seed=args.seed, allow_hosts=args.allow_host)
+    except AddressError as exc:
+        raise UsageError(f"silosim viz: {exc}") from None
 
 
 def cmd_dock(args: argparse.Namespace) -> int:
