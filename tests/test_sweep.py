@@ -201,7 +201,7 @@ def test_a_run_that_raises_is_stored_as_failed_and_the_others_complete(tmp_path,
 
     monkeypatch.setattr(sweep_mod, "run", real_run)  # the bug is fixed: retry only the failed runs
     before = set(stored_runs(out).query("status == 'ok'")["key"])
-    assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(out), "--jobs", "1", "--quiet"]) == 1
     assert len(stored_runs(out).query("status == 'failed'")) == 2  # without the flag, failures stay
     assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(out), "--retry-failed", "--quiet"]) == 0
     runs = stored_runs(out)

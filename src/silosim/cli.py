@@ -182,7 +182,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one scenario; print the summary; write the results folder."""
-    from silosim.runner import default_out_dir, run, write_results
+    from silosim.runner import check_out_dir, default_out_dir, run, write_results
 
     overrides: list = list(args.overrides)
     if args.seed is not None:
@@ -192,8 +192,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load(args.scenario, overrides)
     if args.out is not None and args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
         raise UsageError(f"silosim run: --out {args.out} exists and is not an empty folder; choose another")
+    out = args.out or default_out_dir(scenario)
+    check_out_dir(out, "--out")  # before the run: an unwritable folder is found now, not after it
     result = run(scenario, progress=not args.quiet)
-    out = write_results(result, args.out or default_out_dir(scenario))
+    out = write_results(result, out)
     if not args.quiet:
         print(summary_table(result.summary))
     print(f"results: {out}")

@@ -37,10 +37,8 @@ import json
 import math
 import multiprocessing
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -54,6 +52,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from silosim.atomic import atomic_folder
 from silosim.dynamics import axelrod_exchange, drift_traits
 
 EXIT_OK = 0
@@ -1284,9 +1283,7 @@ def write_folder(out: Path, report: Report, meta: dict) -> Path:
     out = Path(out)
     if _foreign(out):
         raise DockError(f"silosim dock: --out {out} exists and is not a docking report folder; choose another")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    with atomic_folder(out, replace=True) as tmp:
         for stem, df in report.tables.items():
             df.to_csv(tmp / f"{stem}.csv", index=False)
         (tmp / "dock.md").write_text(meta["title"] + "\n\n" + meta["line"] + "\n\n" + report.markdown)
@@ -1294,16 +1291,6 @@ def write_folder(out: Path, report: Report, meta: dict) -> Path:
         checks = [{"check": text, "passed": ok} for text, ok in report.checks]
         body = meta | {"checks": checks, "passed": report.passed} | report.summary
         (tmp / MARKER).write_text(json.dumps(body, indent=2, default=_json_default) + "\n")
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / out.name)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +19,12 @@ from typing import Any
 import pandas as pd
 
 from silosim import sweep_plots
+from silosim.atomic import atomic_folder
 from silosim.metrics import VERDICTS
 from silosim.model import MEASURES
+from silosim.scenario import Problem, ScenarioError
 from silosim.stats import mean_ci, paired_difference
-from silosim.store import open_store
+from silosim.store import REPORT_NAME, open_store, sweep_lock
 
 MAX_POINTS = 20  # more parameter points (lhs, sobol): the tables pool each strategy over every point
 MAX_BARS = 24  # a verdict bar per strategy and point up to this many bars, per strategy beyond
@@ -48,28 +48,40 @@ class Group:
     diffs: dict[str, Interval]
 
 
-def write_report(sweep_dir: Path) -> Path:
-    """Write the report of a finished or partial sweep into ``SWEEP_DIR/report/``; return report.md's path."""
-    store = open_store(sweep_dir)
+def write_report(sweep_dir: Path, flag: str = "silosim report") -> Path:
+    """Write the report of a finished or partial sweep into ``SWEEP_DIR/report/``; return report.md's path.
+
+    Holds the sweep folder's lock while it reads and writes (a sweep running
+    there, or another report, makes it a ScenarioError naming that process);
+    a sweep calls it under the lock it already holds. Raises FileNotFoundError
+    when the folder has no store, ScenarioError when its store is damaged.
+    ``flag`` names where the folder came from in messages.
+    """
+    sweep_dir = Path(sweep_dir)
+    target = sweep_dir / REPORT_NAME
+    if os.path.lexists(target) and (target.is_symlink() or not target.is_dir()):
+        raise ScenarioError([Problem(flag, None, str(target), "exists and is not a folder: move it away")])
+    store = open_store(sweep_dir, flag)  # a damaged store is refused before the lock file is written
     try:
-        runs, series, meta = store.runs_frame(), store.timeseries_means(), store.meta()
+        with sweep_lock(sweep_dir, flag):
+            runs, series, meta = store.runs_frame(), store.timeseries_means(), store.meta()
+            store.close()
+            return build_report(runs, series, meta, target, clean_stale=True)
     finally:
         store.close()
-    return build_report(runs, series, meta, Path(sweep_dir) / "report")
 
 
-def build_report(runs: pd.DataFrame, series: pd.DataFrame, meta: dict, out_dir: Path) -> Path:
-    """Write the report files from the store's frames into ``out_dir``, atomically; return report.md's path."""
+def build_report(
+    runs: pd.DataFrame, series: pd.DataFrame, meta: dict, out_dir: Path, clean_stale: bool = False
+) -> Path:
+    """Write the report files from the store's frames into ``out_dir``, atomically; return report.md's path.
+
+    ``clean_stale``: first remove the partial folders that a report writer killed mid-way left beside
+    ``out_dir`` (only when no other process may be writing it: under the sweep's lock).
+    """
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir, replace=True, clean_stale=clean_stale) as tmp:
         _write(runs, series, meta, tmp)
-        shutil.rmtree(out_dir, ignore_errors=True)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir / "report.md"
 
 

@@ -652,3 +652,10 @@ def memory_problem(scenario: Scenario, available: int | None = None) -> MemoryPr
         f"{size_text(available)} (a run may use {MEMORY_SHARE:.0%}: {size_text(allowed)}): reduce {reduce}"
     )
     return MemoryProblem(message, path, driver, needed, allowed)
+
+
+def runs_that_fit(scenarios: list[Scenario], available: int | None = None) -> int:
+    """How many of the largest of these runs fit in memory side by side (at least 1): a sweep's worker cap."""
+    available = available_memory() if available is None else available
+    largest = max((estimate_memory(s) for s in scenarios), default=0) + RUNTIME_BASE_BYTES
+    return max(1, int(MEMORY_SHARE * available) // largest)

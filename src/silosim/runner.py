@@ -10,20 +10,21 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 import yaml
 from tqdm import tqdm
 
 from silosim import __version__
+from silosim.atomic import atomic_folder
 from silosim.model import MEASURES, SiloModel
-from silosim.scenario import Scenario, to_dict
+from silosim.scenario import Problem, Scenario, ScenarioError, to_dict
 
 
 @dataclass
@@ -93,23 +94,65 @@ def default_out_dir(scenario: Scenario, root: Path = Path("results")) -> Path:
 
 
 def write_results(result: RunResult, out: Path) -> Path:
-    """Write timeseries.csv, summary.json, scenario.yaml and the plots into ``out``, atomically."""
+    """Write timeseries.csv, summary.json, scenario.yaml and the plots into ``out``, atomically.
+
+    ``out`` may be missing or an empty folder (whose mode it keeps); see :func:`silosim.atomic.atomic_folder`.
+    """
     from silosim import plots  # matplotlib: imported only by those who write plots, not by sweep workers
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         result.timeseries.to_csv(tmp / "timeseries.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
         resolved = to_dict(result.scenario)
         (tmp / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
         plots.plot_timeseries(result.timeseries, result.scenario, tmp / "measures.png")
         plots.plot_community_graph(result.model, tmp / "community_graph.png")
-        if out.exists():  # an empty folder given with --out
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
+
+
+NAME_MAX = 255  # bytes in one path component (Linux, macOS)
+PATH_MAX = 4096  # bytes in a whole path (Linux)
+
+
+def check_out_dir(path: Path, flag: str = "--out") -> None:
+    """Refuse, before any work, an output folder that cannot be written; create nothing that stays.
+
+    Checks that no path component is longer than 255 bytes, that the path has
+    no NUL character, that it is a folder if it exists, and that its nearest
+    existing ancestor is a folder in which a folder can really be created (a
+    probe folder is created there and removed at once).
+
+    Args:
+        path: the output folder (it may not exist yet).
+        flag: the command-line flag it came from, named in the message.
+
+    Raises:
+        ScenarioError: one problem naming ``flag`` and ``path``: what is wrong and what to do.
+    """
+
+    def refuse(message: str) -> NoReturn:
+        raise ScenarioError([Problem(flag, None, str(path), message)])
+
+    text = str(path)
+    if "\0" in text:
+        refuse("contains a NUL character, which no file name may hold: choose another folder")
+    for part in Path(text).parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            refuse(f"has a name {size} bytes long ('{part[:24]}…'); the limit is {NAME_MAX} bytes: use a shorter name")
+    absolute = Path(os.path.abspath(text))
+    if len(os.fsencode(str(absolute))) >= PATH_MAX:
+        refuse(f"is longer than the {PATH_MAX - 1} bytes a path may have: choose a shorter path")
+    if absolute.exists() and not absolute.is_dir():
+        refuse("exists and is not a folder: choose another")
+    ancestor = next(p for p in (absolute, *absolute.parents) if os.path.lexists(p))
+    if not ancestor.is_dir():
+        refuse(f"cannot be created: {ancestor} is not a folder (a file or a broken link); choose another")
+    try:
+        probe = tempfile.mkdtemp(prefix=".silosim-probe-", dir=ancestor)
+        os.rmdir(probe)
+    except OSError as exc:
+        refuse(
+            f"cannot be written: creating a folder in {ancestor} fails ({exc.strerror or exc}); choose a writable place"
+        )

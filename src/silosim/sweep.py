@@ -17,6 +17,7 @@ import argparse
 import itertools
 import math
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,14 +40,18 @@ from pydantic import Discriminator, Field, Tag, model_validator
 from tqdm import tqdm
 
 from silosim.model import MEASURES
-from silosim.runner import run
+from silosim.resources import estimate_work, runs_that_fit
+from silosim.runner import check_out_dir, run
 from silosim.scenario import (
     Located,
+    Name,
     OverrideError,
     Problem,
+    RunName,
     ScenarioError,
     StrictModel,
     apply_override,
+    default_name,
     from_dict,
     load,
     nearest,
@@ -54,9 +60,12 @@ from silosim.scenario import (
     to_dict,
     validate,
 )
-from silosim.store import Store, run_key
+from silosim.store import STORE_NAME, Store, check_sweep_folder, forget_inherited_locks, run_key, sweep_lock
 
 # --------------------------------------------------------------------------- the sweep file
+
+MAX_RUNS = 1_000_000  # runs one sweep may plan: counted before any point or seed is built
+MAX_SCENARIOS = 20_000  # strategies × points: each is resolved and validated before the first run
 
 
 class Range(StrictModel):
@@ -82,10 +91,10 @@ VaryValues = Annotated[
 class SweepSpec(StrictModel):
     """A whole sweep file."""
 
-    name: str = Field("sweep", description="Short name (defaults to the file name).")
+    name: RunName = Field("sweep", description="Short name (defaults to the file name); names the sweep folder.")
     description: str = Field("", description="The question the sweep answers.")
     base: str | dict[str, Any] = Field(description="Scenario file (relative to the sweep file) or inline scenario.")
-    strategies: dict[str, dict[str, Any]] = Field(
+    strategies: dict[Name, dict[str, Any]] = Field(
         default_factory=dict,
         description="Named sets of overrides (dotted key → value) compared; the first is the reference. "
         "None: the base alone, as `base`.",
@@ -97,8 +106,10 @@ class SweepSpec(StrictModel):
     design: Literal["grid", "lhs", "sobol"] = Field(
         "grid", description="How ranges are sampled: `grid` (`samples` per range), `lhs` or `sobol` (`samples` points)."
     )
-    samples: int = Field(5, ge=1, description="Points per range (grid) or in all (lhs, sobol).")
-    replications: int = Field(10, ge=1, description="Runs per strategy and point, paired across strategies.")
+    samples: int = Field(5, ge=1, le=MAX_RUNS, description="Points per range (grid) or in all (lhs, sobol).")
+    replications: int = Field(
+        10, ge=1, le=MAX_RUNS, description="Runs per strategy and point, paired across strategies."
+    )
     seed: int = Field(0, ge=0, description="Sweep seed; replication seeds are spawned from it.")
     steps: int | None = Field(None, ge=1, description="Steps per run (default: the base scenario's).")
     measures: list[str] = Field(default_factory=lambda: list(MEASURES), description="Measures to report.")
@@ -161,6 +172,54 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
     return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
 
 
+def planned_runs(spec: SweepSpec) -> tuple[int, int]:
+    """(parameter points, runs) the spec plans, by arithmetic alone: nothing is built.
+
+    Points: the product of the list lengths, times ``samples ** ranges`` (grid)
+    or ``samples`` (lhs, sobol) when ranges are varied; runs: strategies ×
+    points × replications.
+    """
+    lists = [len(v) for v in spec.vary.values() if isinstance(v, list)]
+    ranges = sum(isinstance(v, Range) for v in spec.vary.values())
+    points = math.prod(lists)
+    if ranges:
+        points *= spec.samples**ranges if spec.design == "grid" else spec.samples
+    return points, max(len(spec.strategies), 1) * points * spec.replications
+
+
+def _too_many_runs(spec: SweepSpec, data: dict, located: Located) -> list[Problem]:
+    """A problem at the line of ``samples`` or ``replications`` when the sweep plans more than MAX_RUNS runs."""
+    points, runs = planned_runs(spec)
+    strategies = max(len(spec.strategies), 1)
+    if strategies * points > MAX_SCENARIOS:  # each is resolved, validated and held in memory
+        key = "samples" if "samples" in data and any(isinstance(v, Range) for v in spec.vary.values()) else "vary"
+        return [
+            Problem(
+                *located.where((key,)),
+                key,
+                f"the sweep resolves {_big(strategies * points)} scenarios ({_count(strategies, 'strategy')} × "
+                f"{_big(points)} points), more than the limit of {MAX_SCENARIOS:,}: vary fewer values or lower samples",
+            )
+        ]
+    if runs <= MAX_RUNS:
+        return []
+    sampled = any(isinstance(v, Range) for v in spec.vary.values()) and spec.samples > 1
+    key = "samples" if sampled and "samples" in data and points >= spec.replications else "replications"
+    return [
+        Problem(
+            *located.where((key,)),
+            key,
+            f"the sweep plans {_big(runs)} runs ({_count(strategies, 'strategy')} × {_big(points)} points × "
+            f"{_count(spec.replications, 'replication')}), more than the limit of {MAX_RUNS:,}: lower "
+            "replications or samples, or vary fewer values",
+        )
+    ]
+
+
+def _big(n: int) -> str:
+    return f"{n:,}" if n < 10**18 else f"about {float(n):.1e}"
+
+
 def parameter_points(spec: SweepSpec) -> list[dict[str, Any]]:
     """The parameter points: lists in full factorial × ranges sampled by the design."""
     from scipy.stats import qmc  # slow to import: only for sampled designs
@@ -200,12 +259,15 @@ def load_sweep(path: str | Path) -> Sweep:
     data, located = parse_yaml(text, source)
     if not isinstance(data, dict):
         raise ScenarioError([Problem(source, 1, "", "expected a mapping of sweep keys (base, strategies, vary…)")])
-    data.setdefault("name", path.stem)
+    data.setdefault("name", default_name(path))
     problems = located.problems + schema_problems(data, located, SweepSpec)
     problems += _measure_problems(data, located)
     if problems:
         raise ScenarioError(problems)
     spec = SweepSpec.model_validate(data)
+    problems = _too_many_runs(spec, data, located)  # before any point or seed is built
+    if problems:
+        raise ScenarioError(problems)
     base = _base_data(spec, path, located)
     if spec.steps is not None:
         base["steps"] = spec.steps
@@ -272,11 +334,29 @@ def _resolve(base: dict, changes: list, located: Located, strategy: str) -> tupl
         for problem in exc.problems:
             dotted = problem.path.replace("[", ".").replace("]", "")
             culprit = next((w for w, k, _ in changes if dotted == k or dotted.startswith(k + ".")), None)
+            culprit = culprit or _introduced_by(base, changes, problem)
             where = culprit or ("strategies", strategy)
             label = ".".join(str(p) for p in where)
             message = problem.message if culprit else f"{problem.path}: {problem.message}"
             problems.append(Problem(*located.where(where), label, message))
         return None, problems
+
+
+def _introduced_by(base: dict, changes: list, problem: Problem) -> tuple | None:
+    """The change (a strategy's or a varied key's) that alone brings a problem whose path names no change.
+
+    E.g. a varied ``steps`` that puts one of the base's events past the end: the problem is at
+    ``events[0].at``, the culprit is the ``vary`` line.
+    """
+    for where, key, value in changes:
+        try:
+            validate(apply_override(base, key, value), Located(problem.source))
+        except ScenarioError as exc:
+            if any((p.path, p.message) == (problem.path, problem.message) for p in exc.problems):
+                return where
+        except OverrideError:
+            continue
+    return None
 
 
 # --------------------------------------------------------------------------- one run
@@ -310,13 +390,38 @@ def _number(value: Any) -> float | None:
 
 # --------------------------------------------------------------------------- running a sweep
 
+PARENT_POLL_S = 0.5  # how often a worker checks that its coordinator is alive
+SCHEDULER_TIMEOUT_S = 10.0  # to connect to a Dask scheduler
+_STOP_PENDING_S = 60.0  # how long a broken pool may take to fail its futures
+
+
+def _worker_init() -> None:
+    """In each worker: drop the coordinator's inherited lock and exit when the parent process dies.
+
+    A daemon thread polls ``os.getppid()``: when the coordinator is killed
+    (SIGKILL: no chance to stop its workers) a forked worker is reparented and
+    exits; a worker from a fork server sees the fork server exit with the
+    coordinator, and exits too. A run in progress is lost, as its coordinator is.
+    """
+    forget_inherited_locks()
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="silosim-watch-parent", daemon=True).start()
+
 
 def _start_pool(jobs: int) -> ProcessPoolExecutor:
     """A pool of ``jobs`` started workers that ignore Ctrl-C: the coordinator handles it and stops them.
 
     Workers are forked while the coordinator has a single thread (they start at
     once, with the model already imported); beside threads (tqdm, Dask), where
-    fork is unsafe, they come from a fork server.
+    fork is unsafe, they come from a fork server. Every worker exits when its
+    coordinator dies (:func:`_worker_init`).
     """
     import multiprocessing
 
@@ -330,12 +435,19 @@ def _start_pool(jobs: int) -> ProcessPoolExecutor:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
     try:  # the fork server and every worker forked from it inherit the ignored SIGINT
-        pool = ProcessPoolExecutor(jobs, mp_context=context)
+        pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init)
         wait_futures([pool.submit(int) for _ in range(jobs)])
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous)
     return pool
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool at once: its workers are terminated, runs in flight lost."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _in_flight(submit: Callable, wait_first: Callable, tasks: Iterator, window: int) -> Iterator[tuple[Any, Any]]:
@@ -354,50 +466,195 @@ def _in_flight(submit: Callable, wait_first: Callable, tasks: Iterator, window: 
 
 
 def _failed(task: tuple[str, dict], exc: BaseException) -> dict:
-    """The record of a run whose worker died or could not be reached."""
+    """The record of a run whose worker could not be reached or raised outside the run."""
     return {"key": task[0], "seed": task[1].get("seed"), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
 
+def _death(exitcode: int | None) -> str:
+    """How a worker process ended, from its exit code."""
+    if exitcode is None:
+        return "it ended without an exit code"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "an unknown signal"
+        why = ": out of memory, or killed" if -exitcode == signal.SIGKILL else ""
+        return f"it was killed by signal {-exitcode} ({name}{why})"
+    return f"it exited with code {exitcode}"
+
+
+def _run_alone(task: tuple[str, dict]) -> dict:
+    """Run one task in a fresh pool of one worker; a worker that dies again makes the run a failed record."""
+    pool = _start_pool(1)
+    processes = list(pool._processes.values())
+    try:
+        future = pool.submit(execute, *task)
+        exc = future.exception()
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+    if isinstance(exc, BrokenProcessPool):
+        exitcode = processes[0].exitcode if processes else None
+        return {
+            "key": task[0],
+            "seed": task[1].get("seed"),
+            "status": "failed",
+            "error": "WorkerDied: the worker process died running this run, beside others and again alone: "
+            + _death(exitcode),
+        }
+    return _failed(task, exc) if exc else future.result()
+
+
+def _run_local(tasks: Iterator[tuple[str, dict]], jobs: int, pool: ProcessPoolExecutor | None) -> Iterator[dict]:
+    """Execute tasks on a local pool of ``jobs`` workers; yield records; survive workers that die.
+
+    When a worker dies (killed, out of memory) the pool breaks and fails every
+    run in flight. Each of those runs again alone, in a fresh pool of one
+    worker: the run that killed its worker is recorded as failed if it kills
+    this one too, the others are stored normally; then a new pool takes the
+    remaining tasks. ``pool``: workers already started; shut down at the end.
+    """
+    tasks = iter(tasks)
+    unsent: list[tuple[str, dict]] = []  # tasks a broken pool refused: they never ran
+    window = 2 * jobs
+    while True:
+        first = unsent.pop() if unsent else next(tasks, None)
+        if first is None:  # nothing left to run
+            if pool is not None:
+                pool.shutdown()
+            return
+        unsent.append(first)
+        pool = pool or _start_pool(jobs)
+        pending: dict = {}
+        interrupted: list[tuple[str, dict]] = []  # tasks in flight when the pool broke
+        broken = False
+        try:
+            while True:
+                while len(pending) < window and not broken:
+                    task = unsent.pop() if unsent else next(tasks, None)
+                    if task is None:
+                        break
+                    try:
+                        pending[pool.submit(execute, *task)] = task
+                    except BrokenProcessPool:
+                        unsent.append(task)
+                        broken = True
+                if not pending:
+                    break
+                done = wait_futures(list(pending), return_when=FIRST_COMPLETED).done
+                for future in done:
+                    task = pending.pop(future)
+                    exc = future.exception()
+                    if isinstance(exc, BrokenProcessPool):
+                        interrupted.append(task)
+                        broken = True
+                    else:
+                        yield _failed(task, exc) if exc else future.result()
+                if broken:  # every other run in flight fails too, or finished just before the break
+                    finished = wait_futures(list(pending), timeout=_STOP_PENDING_S).done
+                    for future, task in pending.items():
+                        exc = future.exception() if future in finished else BrokenProcessPool()
+                        if isinstance(exc, BrokenProcessPool):
+                            interrupted.append(task)
+                        else:
+                            yield _failed(task, exc) if exc else future.result()
+                    break
+        except BaseException:  # interrupted: runs in flight are lost, never half-stored
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)  # its threads gone, the next pool may fork
+        pool = None
+        if not broken:
+            return
+        for task in interrupted:
+            yield _run_alone(task)
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse a Dask scheduler address that is not ``[tcp|tls|ucx|ws|wss://]HOST:PORT`` or ``inproc://…``."""
+    text = address.strip()
+    if re.fullmatch(r"inproc://\S+", text):
+        return
+    match = re.fullmatch(
+        r"(?:(?:tcp|tls|ucx|ws|wss)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?):([0-9]+)/?",
+        text,
+    )
+    if match and 1 <= int(match[2]) <= 65535:
+        return
+    what = (
+        f"port {match[2]} is not between 1 and 65535"
+        if match
+        else "is not a Dask scheduler address: expected HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT or inproc://…"
+    )
+    raise ScenarioError([Problem("--scheduler", None, address, f"{what} (e.g. tcp://127.0.0.1:8786)")])
+
+
+@contextmanager
+def dask_client(dask: dict) -> Iterator[Any]:
+    """A Dask client: of a local cluster started here (``{"local": N}``) or of a scheduler (``{"scheduler": ADDRESS}``).
+
+    A scheduler that cannot be reached within SCHEDULER_TIMEOUT_S is a
+    ScenarioError naming the address.
+    """
+    from distributed import Client, LocalCluster
+
+    with ExitStack() as stack:
+        if dask.get("local"):
+            cluster = LocalCluster(
+                n_workers=dask["local"],
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+            stack.callback(cluster.close)
+            client = Client(cluster)
+        else:
+            address = dask["scheduler"]
+            try:
+                client = Client(address, timeout=SCHEDULER_TIMEOUT_S)
+            except Exception as exc:  # OSError, TimeoutError; a server that is no Dask scheduler: anything
+                raise ScenarioError(
+                    [
+                        Problem(
+                            "--scheduler",
+                            None,
+                            address,
+                            f"cannot connect to a Dask scheduler there within {SCHEDULER_TIMEOUT_S:g} s "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}): "
+                            "start the scheduler, or check the address",
+                        )
+                    ]
+                ) from None
+        stack.callback(client.close)
+        yield client
+
+
 def run_tasks(
-    tasks: Iterator[tuple[str, dict]], jobs: int, dask: dict | None, pool: ProcessPoolExecutor | None = None
+    tasks: Iterator[tuple[str, dict]],
+    jobs: int,
+    dask: dict | None,
+    pool: ProcessPoolExecutor | None = None,
+    client: Any = None,
 ) -> Iterator[dict]:
     """Execute (key, scenario) tasks in this process, a local pool or a Dask cluster; yield records.
 
     ``pool``: local workers already started (see :func:`_start_pool`); it is shut down at the end.
+    ``client``: a connected Dask client (see :func:`dask_client`); without it, ``dask`` is connected here.
     """
-    if dask is None and jobs == 1:
+    if dask is None and client is None and jobs == 1:
         for key, scenario in tasks:
             yield execute(key, scenario)
         return
-    if dask is None:
-        pool = pool or _start_pool(jobs)
-        try:
-            submit = lambda task: pool.submit(execute, *task)  # noqa: E731
-            wait_first = lambda fs: wait_futures(fs, return_when=FIRST_COMPLETED)  # noqa: E731
-            for task, future in _in_flight(submit, wait_first, tasks, 2 * jobs):
-                exc = future.exception()
-                yield _failed(task, exc) if exc else future.result()
-        except BaseException:  # interrupted: runs in flight are lost, never half-stored
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
+    if dask is None and client is None:
+        yield from _run_local(tasks, jobs, pool)
         return
-    from distributed import Client, LocalCluster
     from distributed import wait as wait_dask
 
-    cluster = None
-    if dask.get("local"):
-        cluster = LocalCluster(
-            n_workers=dask["local"],
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        )
-    client = Client(cluster or dask["scheduler"])
-    try:
+    with ExitStack() as stack:
+        client = client or stack.enter_context(dask_client(dask))
         workers = max(1, len(client.scheduler_info()["workers"]))
         submit = lambda task: client.submit(execute, *task, pure=False)  # noqa: E731
         wait_first = lambda fs: wait_dask(fs, return_when="FIRST_COMPLETED")  # noqa: E731
@@ -405,10 +662,6 @@ def run_tasks(
             exc = future.exception() if future.status == "error" else None
             yield _failed(task, exc) if exc else future.result()
             future.release()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def plan(sweep: Sweep, store: Store, retry_failed: bool) -> tuple[list[Cell], list[Cell]]:
@@ -431,41 +684,70 @@ def run_sweep(
     dask: dict | None = None,
     retry_failed: bool = False,
     progress: bool = True,
+    client: Any = None,
 ) -> dict:
-    """Run every run of the sweep not yet stored in ``out``; return counts (planned, skipped, ran, failed)."""
-    store, pool = Store(out), None
-    try:
-        cells, todo = plan(sweep, store, retry_failed)
-        tasks = ((c.key, sweep.scenario(c.strategy, c.point, c.seed)) for c in todo)
-        failed = 0
-        skipped = len({c.key for c in cells}) - len(todo)
-        pool = _start_pool(jobs) if dask is None and jobs > 1 and todo else None  # before tqdm starts a thread
-        with tqdm(total=len(todo), desc=sweep.spec.name, unit="run", disable=not progress) as bar:
-            bar.set_postfix(stored=skipped, failed=0)
-            for record in run_tasks(tasks, jobs, dask, pool):
-                record["finished_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
-                store.add(record)
-                failed += record["status"] == "failed"
-                bar.update(1)
-                bar.set_postfix(stored=skipped, failed=failed)
-        return {"planned": len(cells), "skipped": skipped, "ran": len(todo), "failed": failed}
-    finally:
-        if pool is not None:  # run_tasks has shut it down, unless stopped before its first run
-            pool.shutdown(wait=False, cancel_futures=True)
-        store.close()
+    """Run every run of the sweep not yet stored in ``out``, under the folder's lock.
+
+    Returns counts: planned, skipped (already stored), ran, failed (this time)
+    and ``failed_stored``: runs of the plan stored as failed once done (failed
+    now, or before and not retried).
+    """
+    with sweep_lock(out, "--out"):
+        store, pool = Store(out, "--out"), None
+        try:
+            cells, todo = plan(sweep, store, retry_failed)
+            tasks = ((c.key, sweep.scenario(c.strategy, c.point, c.seed)) for c in todo)
+            failed = 0
+            skipped = len({c.key for c in cells}) - len(todo)
+            local = dask is None and client is None and jobs > 1 and todo
+            pool = _start_pool(jobs) if local else None  # before tqdm starts a thread
+            with tqdm(total=len(todo), desc=sweep.spec.name, unit="run", disable=not progress) as bar:
+                bar.set_postfix(stored=skipped, failed=0)
+                for record in run_tasks(tasks, jobs, dask, pool, client):
+                    record["finished_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
+                    store.add(record)
+                    failed += record["status"] == "failed"
+                    bar.update(1)
+                    bar.set_postfix(stored=skipped, failed=failed)
+            counts = {"planned": len(cells), "skipped": skipped, "ran": len(todo), "failed": failed}
+            return counts | {"failed_stored": store.counts()["failed"]}
+        finally:
+            if pool is not None:  # run_tasks has shut it down, unless stopped before its first run
+                pool.shutdown(wait=False, cancel_futures=True)
+            store.close()
+
+
+def cell_work(sweep: Sweep) -> dict[tuple[str, int], float]:
+    """Relative cost of a run of each strategy and point (:func:`silosim.resources.estimate_work`)."""
+    return {cell: estimate_work(from_dict(data)) for cell, data in sweep.resolved.items()}
 
 
 def estimate(sweep: Sweep, out: Path, retry_failed: bool, calibration_steps: int = 20) -> dict:
-    """Runs to do, estimated wall time (from a short calibration run) and disk size; runs nothing of the sweep."""
+    """Runs to do, estimated wall time and disk size; runs nothing of the sweep.
+
+    The time comes from a short calibration run of the most expensive
+    strategy and point (by :func:`cell_work`); every other run's time is
+    scaled by its cost relative to that one.
+    """
     cells = list(sweep.cells())
-    stored = Store(out).stored_keys(include_failed=not retry_failed) if (out / "runs.sqlite").exists() else set()
-    todo = {c.key for c in cells} - stored
-    first = cells[0]
-    scenario = sweep.scenario(first.strategy, first.point, first.seed)
+    if os.path.lexists(out / STORE_NAME):
+        store = Store(out, "--out", writable=False)
+        try:
+            stored = store.stored_keys(include_failed=not retry_failed)
+        finally:
+            store.close()
+    else:
+        stored = set()
+    todo = {c.key: c for c in cells if c.key not in stored}
+    works = cell_work(sweep)
+    largest = max(works, key=works.__getitem__)
+    scenario = sweep.scenario(*largest, sweep.seeds[0])
     steps = scenario["steps"]
     short = min(steps, calibration_steps)
     record = execute("calibration", {**scenario, "steps": short})
     per_run = record["wall_s"] * steps / short
+    scale = works[largest] or 1.0
+    seconds = sum(per_run * (works[(c.strategy, c.point)] / scale if works[largest] else 1.0) for c in todo.values())
     rows = math.ceil(steps / scenario["metrics"]["every"]) + 1
     with tempfile.TemporaryDirectory() as tmp:
         probe = Store(Path(tmp))
@@ -481,8 +763,9 @@ def estimate(sweep: Sweep, out: Path, retry_failed: bool, calibration_steps: int
         "planned": len(cells),
         "stored": len({c.key for c in cells}) - len(todo),
         "to_run": len(todo),
+        "calibration": largest,
         "seconds_per_run": per_run,
-        "seconds": per_run * len(todo),
+        "seconds": seconds,
         "bytes": per_run_bytes * len(todo),
         "calibration_ok": record["status"] == "ok",
     }
@@ -494,47 +777,76 @@ def default_out(sweep: Sweep, root: Path = Path("results")) -> Path:
 
 
 def main(args: argparse.Namespace) -> int:
-    """``silosim sweep``: validate, then run or estimate, then write the report."""
+    """``silosim sweep``: validate, then run or estimate, then write the report.
+
+    Everything that can be refused is refused before any run: the sweep file,
+    the scheduler address, an ``--out`` that cannot be written or is no sweep
+    folder, a damaged store, a folder another process is sweeping. Exit codes:
+    0 done, 1 runs of the sweep are stored as failed, 2 bad input, 130 Ctrl-C.
+    """
     sweep = load_sweep(args.sweep)
     out = args.out or default_out(sweep)
-    if out.exists() and not out.is_dir():
-        raise ScenarioError([Problem("--out", None, str(out), "exists and is not a folder")])
+    if args.scheduler:
+        check_scheduler(args.scheduler)
+    check_out_dir(out, "--out")
+    check_sweep_folder(out, "--out")
+    if os.path.lexists(out / STORE_NAME):
+        Store(out, "--out").close()  # a damaged or read-only store is refused before anything is written
     jobs = args.jobs or (args.dask_local if args.dask_local else len(os.sched_getaffinity(0)))
+    if not args.scheduler:  # every run fits alone (validation); several at once must fit together
+        fit = runs_that_fit([from_dict(scenario) for scenario in sweep.resolved.values()])
+        if fit < jobs:
+            print(f"running {fit} at a time instead of {jobs}: more of the largest runs do not fit in memory",
+                  file=sys.stderr)  # fmt: skip
+            jobs = fit
     dask = (
         {"local": args.dask_local} if args.dask_local else ({"scheduler": args.scheduler} if args.scheduler else None)
     )
     if args.dry_run:
         figures = estimate(sweep, out, args.retry_failed)
         workers = "per worker on the cluster" if args.scheduler else f"on {jobs} worker{'s' * (jobs > 1)}"
+        strategy, point = figures["calibration"]
         print(
             f"{sweep.spec.name}: {figures['planned']} runs planned ({_count(len(sweep.strategies), 'strategy')} × "
             f"{_count(len(sweep.points), 'point')} × {_count(sweep.spec.replications, 'replication')}), "
             f"{figures['stored']} already stored, {figures['to_run']} to run\n"
             f"estimated time: {_duration(figures['seconds'] / (1 if args.scheduler else jobs))} {workers} "
-            f"({figures['seconds_per_run']:.2f} s per run from a calibration run)\n"
-            f"estimated disk: {figures['bytes'] / 2**20:.1f} MiB in {out / 'runs.sqlite'}"
+            f"({figures['seconds_per_run']:.2f} s for the largest run, {strategy} at point {point}, from a "
+            "calibration run; the others scaled by their size)\n"
+            f"estimated disk: {figures['bytes'] / 2**20:.1f} MiB in {out / STORE_NAME}"
         )
         return 0
-    try:
-        counts = run_sweep(sweep, out, jobs, dask, args.retry_failed, progress=not args.quiet)
-    except KeyboardInterrupt:
-        print(f"interrupted: every finished run is stored in {out}; run the same command to resume", file=sys.stderr)
-        return 130
-    except BrokenProcessPool:
-        print(
-            f"a worker process died (out of memory?): every finished run is stored in {out}; "
-            "run the same command to resume",
-            file=sys.stderr,
-        )
-        return 1
     from silosim.report import write_report
 
-    print(
-        f"{counts['ran']} runs done ({counts['failed']} failed), {counts['skipped']} already stored; "
-        f"report: {write_report(out)}"
-    )
-    if counts["failed"]:
-        print("some runs failed: their errors are in the report; --retry-failed runs them again", file=sys.stderr)
+    with ExitStack() as stack:
+        client = stack.enter_context(dask_client(dask)) if args.scheduler else None  # unreachable: nothing written
+        stack.enter_context(sweep_lock(out, "--out"))  # for the runs and the report
+        if args.dask_local:
+            client = stack.enter_context(dask_client(dask))
+        try:
+            counts = run_sweep(sweep, out, jobs, dask, args.retry_failed, progress=not args.quiet, client=client)
+        except KeyboardInterrupt:
+            print(
+                f"interrupted: every finished run is stored in {out}; run the same command to resume", file=sys.stderr
+            )
+            return 130
+        except BrokenProcessPool:
+            print(
+                f"a worker process died (out of memory?): every finished run is stored in {out}; "
+                "run the same command to resume",
+                file=sys.stderr,
+            )
+            return 1
+        print(
+            f"{counts['ran']} runs done ({counts['failed']} failed), {counts['skipped']} already stored; "
+            f"report: {write_report(out, '--out')}"
+        )
+    if counts["failed_stored"]:
+        print(
+            f"{counts['failed_stored']} runs of this sweep are stored as failed (their errors are in the report): "
+            "fix the cause, then run the same command with --retry-failed to run them again",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
