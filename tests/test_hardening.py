@@ -285,3 +285,18 @@ def test_from_dict_is_as_strict_as_a_file():
     data["steps"] = "20"
     with pytest.raises(ScenarioError, match="steps: input should be a valid integer"):
         scenario.from_dict(data)
+
+
+def test_run_checks_its_out_folder_before_running(tmp_path, monkeypatch, capsys):
+    from silosim import cli, runner
+
+    path = tmp_path / "ok.yaml"
+    path.write_text(SMALL)
+    ran = []
+    monkeypatch.setattr(runner, "run", lambda *args, **kwargs: ran.append(args))
+    assert cli.main(["run", str(path), "--out", "/proc/silosim-test/out", "--quiet"]) == 2
+    assert cli.main(["run", str(path), "--out", str(tmp_path / ("x" * 300)), "--quiet"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith("--out: ") for line in err), err
+    assert ran == []  # refused before the simulation, not after it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.yaml"]

@@ -190,10 +190,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.steps is not None:
         overrides.append(("--steps", f"steps={args.steps}"))
     scenario = load(args.scenario, overrides)
-    if args.out is not None and args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
-        raise UsageError(f"silosim run: --out {args.out} exists and is not an empty folder; choose another")
     out = args.out or default_out_dir(scenario)
     check_out_dir(out, "--out")  # before the run: an unwritable folder is found now, not after it
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"silosim run: --out {out} exists and is not an empty folder; choose another")
     result = run(scenario, progress=not args.quiet)
     out = write_results(result, out)
     if not args.quiet:
