@@ -654,3 +654,20 @@ def test_a_strategy_name_must_be_a_name(tmp_path):
     with pytest.raises(ScenarioError) as info:
         sweep_mod.load_sweep(path)
     assert "expected a name of letters, digits" in str(info.value) and "\x1b" not in str(info.value)
+
+
+def test_a_sweep_file_is_read_with_the_same_limits_as_a_scenario(tmp_path, capsys):
+    bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"a{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 9)}]" for k in range(1, 9)]
+    (tmp_path / "bomb.yaml").write_text("\n".join(bomb) + "\n")
+    (tmp_path / "deep.yaml").write_text("base: " + "[" * 600 + "]" * 600 + "\n")
+    (tmp_path / "tag.yaml").write_text("base: !!python/object/apply:os.system ['true']\n")
+    for name, expected in (
+        ("bomb", "more than 100,000 values"),
+        ("deep", "nested deeper than 32 levels"),
+        ("tag", "unsupported YAML tag"),
+    ):
+        assert main(["sweep", str(tmp_path / f"{name}.yaml"), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"{tmp_path / name}.yaml:") and expected in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
