@@ -329,3 +329,12 @@ def test_available_memory_reads_an_address_space_limit():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert int(done.stdout) < 8 * GiB
+
+
+def test_runs_that_fit_side_by_side_caps_a_sweeps_workers():
+    default = load(ROOT / "scenarios" / "default.yaml")
+    one = resources.estimate_memory(default) + resources.RUNTIME_BASE_BYTES
+    room = lambda runs: int(runs * one / resources.MEMORY_SHARE) + 1  # noqa: E731
+    assert resources.runs_that_fit([default], available=room(3)) == 3
+    assert resources.runs_that_fit([default], available=room(3) - 2 * one) == 1  # fewer than 2 fit
+    assert resources.runs_that_fit([default], available=1) == 1  # never below one: validation refuses those
