@@ -14,6 +14,7 @@ and a rerun skips what is stored.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import math
 import os
@@ -48,6 +49,7 @@ from silosim.scenario import (
     OverrideError,
     Problem,
     RunName,
+    Scenario,
     ScenarioError,
     StrictModel,
     apply_override,
@@ -135,6 +137,11 @@ class Sweep:
     points: list[dict[str, Any]]
     resolved: dict[tuple[str, int], dict]
     seeds: list[int]
+
+    @functools.cached_property
+    def validated(self) -> dict[tuple[str, int], Scenario]:
+        """The resolved scenario of each strategy and point as a Scenario, built once (sizes, costs, memory)."""
+        return {cell: from_dict(data) for cell, data in self.resolved.items()}
 
     @property
     def strategies(self) -> list[str]:
@@ -719,7 +726,7 @@ def run_sweep(
 
 def cell_work(sweep: Sweep) -> dict[tuple[str, int], float]:
     """Relative cost of a run of each strategy and point (:func:`silosim.resources.estimate_work`)."""
-    return {cell: estimate_work(from_dict(data)) for cell, data in sweep.resolved.items()}
+    return {cell: estimate_work(scenario) for cell, scenario in sweep.validated.items()}
 
 
 def estimate(sweep: Sweep, out: Path, retry_failed: bool, calibration_steps: int = 20) -> dict:
@@ -794,7 +801,7 @@ def main(args: argparse.Namespace) -> int:
         Store(out, "--out").close()  # a damaged or read-only store is refused before anything is written
     jobs = args.jobs or (args.dask_local if args.dask_local else len(os.sched_getaffinity(0)))
     if not args.scheduler:  # every run fits alone (validation); several at once must fit together
-        fit = runs_that_fit([from_dict(scenario) for scenario in sweep.resolved.values()])
+        fit = runs_that_fit(list(sweep.validated.values()))
         if fit < jobs:
             print(f"running {fit} at a time instead of {jobs}: more of the largest runs do not fit in memory",
                   file=sys.stderr)  # fmt: skip
