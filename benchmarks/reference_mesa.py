@@ -1,39 +1,65 @@
 """silosim's rules in plain per-agent Mesa: the speed baseline and the docking partner of the fast engine.
 
 What a modeller would write without silosim's vectorised engine: every agent
-is a Python object with its own ``step``, activated once per step in a new
-random order (``model.agents.shuffle_do("step")``, asynchronous update), and
-ties live in a networkx ``DiGraph`` (an edge holder → partner is a tie kept in
-the holder's slots, at most ``max_ties`` per holder, as in silosim).
+is a Python object that steps itself (``model.agents.shuffle_do("step")``),
+knows a ``set`` of item ids, and keeps its ties as edges of a networkx
+``DiGraph`` (an edge holder → partner is a tie kept in the holder's slots, at
+most ``max_ties`` per holder); each community's feed is a set of item ids in a
+dict. Nothing here calls silosim.dynamics.
 
 Built from the same validated Scenario; the ownership rule (silosim.rules) is
 configuration and the measures (silosim.metrics) are pure functions, so both
-are reused: only the per-agent dynamics are written again, from the rules in
-the README ("The model"):
+are reused: only the dynamics of Model 2.0 are written again, agent by agent.
+A step:
 
-* homophilous exchange (Axelrod 1997): interact with probability equal to the
-  share of identical features; the initiator copies one differing feature;
-  items posted in the community pass both ways;
-* ties: +reinforcement × (1 − w) on interaction, × (1 − tie_decay) each step,
-  dropped under tie_floor; a department engaging a stakeholder leaves the tie
-  in the stakeholder's slots; a new tie takes an empty or the weakest slot;
-* items: departments originate best practices, acting stakeholders insights;
-  64 live at most (the oldest is forgotten); brokers allowed by the
-  cross-posting policy relay what they know into their other communities;
-  federated owners meet in council;
-* stakeholder pull and drift (Klemm et al. 2003).
-
-Being asynchronous, an agent sees what earlier agents did in the same step:
-an item can travel several hops in one step, a department copies a feature
-in every exchange where it interacts, and a stakeholder engaged by several
-actors may form several new ties. The fast engine is synchronous (see
-silosim.dynamics and dock_reference.py for what that changes).
+1. **capacity and cross-posting**: a department's budget is headcount × reach
+   exchanges a step, a community manager's ``cm_exchanges`` × capacity (none
+   for an actor in no community). Actors allowed to cross-post
+   (``rules.relay_rights``), in random order, post the live items they know,
+   newest first, into each community they may post in where the item is
+   missing, up to budget / ``relay_cost`` posts (stochastically rounded;
+   ``relay_cost`` 0: no limit). Then, under ``open``, stakeholders in several
+   communities, with chance activity × ``relay_rate`` (÷ ``relay_cost`` when
+   above 1), post the newest live item they know into one of their
+   communities where it is missing, and spend their step on it;
+2. **exchanges**: every agent's ``step`` starts its exchanges. An active
+   stakeholder (chance = activity) picks one of its communities and there a
+   tie, by weight, or with chance ``exploration`` (or without a tie there) a
+   member met in proportion to visibility (actors by effort, stakeholders by
+   activity). An actor spends what cross-posting left of its budget on
+   exchanges with members met that way, spread over its communities by its
+   posting share. The step's exchanges are then played in a random order
+   (federated councils after them: every pair of council members);
+3. in every exchange both sides read the community's feed and each, with
+   chance ``word_of_mouth``, tells the other every item it knows (a council
+   meeting: everything both ways, no feed); an actor, being many people,
+   takes in what an exchange brings with chance 1 / its budget only, so it
+   learns at the rate of one person. Axelrod's rule reads the traits
+   at the start of the step (synchronous): the pair interacts with
+   probability equal to their share of identical features, and the initiator
+   adopts one differing feature, at most one a step (from its first such
+   exchange). Each interaction is remembered by the tie's holder (the
+   initiator, or the stakeholder an actor engaged); then every agent decays
+   its ties, strengthens each used one once, forms at most one new tie (an
+   empty or the weakest slot) and drops those under ``tie_floor``;
+4. owners heed their stakeholders (stakeholder pull), every agent
+   drifts (Klemm et al. 2003); each department originates Poisson(
+   ``practice_rate``) practices in its communities (by effort), each
+   stakeholder exchange an insight with chance ``insight_rate``: an item is
+   known by its originator and posted in its community's feed;
+5. an item lives ``item_lifetime`` steps; when it ends, the share of each
+   community's members who knew it (at home every member, elsewhere those
+   not also members of the origin) is its flow. Every ``metrics.every`` steps
+   (and at the last) an interval of flows closes; the measures pool the
+   intervals of the window after burn-in, with silosim.metrics (flow_matrix,
+   cross_reach, silo_labels, silo_count, largest_merged_share, trend,
+   converged, verdict_reason), as SiloModel does.
 
     from reference_mesa import ReferenceModel
     model = ReferenceModel(silosim.scenario.load("scenarios/default.yaml"))
-    for _ in range(100):
+    while model.running:
         model.step()
-    model.measure()   # {"silo_count": ..., "ei_index": ..., "cross_reach": ..., ...}
+    model.measure()   # {"cross_reach": ..., "silo_count": ..., "ei_index": ..., "verdict": ...}
 
 Events are not modelled (the scenario must have none).
 """
@@ -41,7 +67,9 @@ Events are not modelled (the scenario must have none).
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
+from dataclasses import dataclass, field
 
 import mesa
 import networkx as nx
@@ -51,32 +79,73 @@ from silosim import metrics, rules
 from silosim.scenario import Scenario
 
 ORG_CHANNEL = -1  # tie context of council meetings (not a community)
-MAX_ITEMS = 64  # live items at most, as in the fast engine; the oldest is forgotten
+
+
+@dataclass
+class Item:
+    """An information item: a department's best practice or a stakeholder's insight."""
+
+    origin: int  # the community where it was posted first
+    born: int  # the step it appeared
+    insight: bool
+    reached_at: int = -1  # step the insight target first knew it (insights)
+
+
+@dataclass
+class Interval:
+    """What happened between two measurements."""
+
+    n_c: int
+    flow_sum: np.ndarray = None  # (C × C) Σ over ended items from a of the share of b's members who knew it
+    flow_n: np.ndarray = None  # (C,) ended items by origin
+    delays: list = field(default_factory=list)  # per ended insight: steps to reach the target (inf: never)
+    spent: float = 0.0  # capacity spent cross-posting
+    capacity: float = 0.0  # capacity available
+    step: int = 0
+    ties: dict = field(default_factory=dict)  # tie descriptions measured at its end
+
+    def __post_init__(self) -> None:
+        self.flow_sum = np.zeros((self.n_c, self.n_c))
+        self.flow_n = np.zeros(self.n_c)
 
 
 class Member(mesa.Agent):
-    """Anything that takes part in communities: traits, known items, tie upkeep, relay, drift."""
+    """Anything that takes part in communities: traits, known items, ties, drift."""
 
     def __init__(self, model: ReferenceModel, culture: list[int]):
         super().__init__(model)
         self.culture = culture  # practice or viewpoint traits, one per feature
-        self.known: set[int] = set()  # items this agent knows
+        self.known: set[int] = set()  # live items this agent knows
+        self.communities: list[int] = []  # where it takes part
         self.relay_into: list[int] = []  # communities it may cross-post into
-        self.relay_chance = 0.0
+        self.interactions: list[tuple[Member, int]] = []  # this step's (partner, community) whose tie I keep
+        self.listen = 1.0  # chance of taking in what an exchange brings (an actor: one person's share)
 
-    def age_ties(self) -> None:
-        """The ties I keep lose a share of their weight; the weakest are dropped."""
-        ties, dyn = self.model.ties, self.model.dyn
-        for partner, tie in list(ties.adj[self].items()):
-            tie["weight"] *= 1 - dyn.tie_decay
-            if tie["weight"] < dyn.tie_floor:
-                ties.remove_edge(self, partner)
-
-    def relay(self) -> None:
-        """With my relay chance, cross-post everything I know into the communities I may relay into."""
-        if self.relay_into and self.random.random() < self.relay_chance:
-            for c in self.relay_into:
-                self.model.posted[c] |= self.known
+    def keep_ties(self) -> None:
+        """Decay my ties; strengthen each one used this step once; form at most one new tie; drop weak ones."""
+        m, dyn = self.model, self.model.dyn
+        slots, r = m.ties.adj[self], dyn.reinforcement
+        keep = 1 - dyn.tie_decay
+        for tie in slots.values():
+            tie["weight"] *= keep
+        if self.interactions:
+            existing, new = set(slots), None  # as at the start of the step
+            for other, context in self.interactions:
+                if other in existing:
+                    existing.discard(other)  # once a step
+                    tie = slots[other]
+                    tie["weight"] += r * (1 - tie["weight"])
+                    tie["context"] = context
+                elif new is None and other not in slots:
+                    new = (other, context)
+            if new is not None:
+                if len(slots) >= dyn.max_ties:
+                    m.ties.remove_edge(self, min(slots, key=lambda p: slots[p]["weight"]))
+                m.ties.add_edge(self, new[0], weight=r, context=new[1])
+            self.interactions = []
+        weak = [partner for partner, tie in slots.items() if tie["weight"] < dyn.tie_floor]
+        for partner in weak:
+            m.ties.remove_edge(self, partner)
 
     def drift(self) -> None:
         """With chance ``drift``, take a random trait on one random feature (noise)."""
@@ -90,52 +159,91 @@ class Stakeholder(Member):
     def __init__(self, model: ReferenceModel, culture: list[int], group: str, activity: float, communities: list):
         super().__init__(model, culture)
         self.group, self.activity, self.communities = group, activity, communities
+        self.busy = False  # spent this step cross-posting
+
+    def cross_post(self) -> None:
+        """Maybe spend my step posting the newest live item I know into one of my communities lacking it."""
+        m = self.model
+        self.busy = self.random.random() < self.activity * m.stakeholder_relay_chance
+        if self.busy:
+            feed = m.feeds[self.random.choice(self.relay_into)]
+            missing = [item for item in self.known if item not in feed]
+            if missing:
+                feed.add(max(missing))
 
     def step(self) -> None:
-        """Keep ties, maybe exchange in one of my communities, maybe relay, drift."""
+        """If active (and not busy cross-posting): an exchange in one of my communities, with a tie or a newcomer."""
         m = self.model
-        self.age_ties()
-        if self.communities and self.random.random() < self.activity:
-            c = self.random.choice(self.communities)
-            here = [(partner, tie["weight"]) for partner, tie in m.ties.adj[self].items() if tie["context"] == c]
-            if here and self.random.random() >= m.dyn.exploration:
-                partner = self.random.choices([p for p, _ in here], weights=[w for _, w in here])[0]
-            else:
-                partner = m.newcomer(c)
-            if partner is not None and partner is not self:
-                m.exchange(self, partner, c)
-                m.stakeholder_exchanges.append((self, c))
-        self.relay()
-        self.drift()
+        if self.busy or not self.communities:
+            self.busy = False
+            return
+        if self.random.random() >= self.activity:
+            return
+        c = self.random.choice(self.communities)
+        here = [(partner, tie["weight"]) for partner, tie in m.ties.adj[self].items() if tie["context"] == c]
+        total = sum(w for _, w in here)
+        if self.random.random() < m.dyn.exploration or not total > 0:
+            partner = m.newcomer(c)
+        else:
+            partner = self.random.choices([p for p, _ in here], weights=[w for _, w in here])[0]
+        if partner is not None and partner is not self:
+            m.exchanges.append((self, partner, c))
 
 
 class Actor(Member):
-    """A department or community manager: engages members at random in its communities."""
+    """A department or community manager: a budget of exchanges a step, cross-posting first."""
 
     def __init__(self, model: ReferenceModel, culture: list[int], name: str):
         super().__init__(model, culture)
         self.name = name
-        self.effort: dict[int, float] = {}  # community → expected exchanges per step (0 = present, idle)
+        self.budget = 0.0  # capacity per step, in exchanges
+        self.effort: dict[int, float] = {}  # community → exchanges per step with the whole budget
+        self.spent = 0.0  # capacity spent cross-posting this step
         self.owns: list[int] = []
 
+    def cross_post(self) -> None:
+        """Post the live items I know, newest first, into my communities lacking them, as my budget allows."""
+        m, cost = self.model, self.model.dyn.relay_cost
+        self.spent = 0.0
+        if self.budget <= 0 or not self.relay_into:
+            return
+        if cost <= 0:
+            quota = math.inf
+        else:
+            raw = self.budget / cost
+            quota = int(raw) + (self.random.random() < raw - int(raw))
+        start = self.random.randrange(m.n_communities)  # which community comes first, cycling
+        into = sorted(self.relay_into, key=lambda c: (c - start) % m.n_communities)
+        posts = 0
+        for item in sorted(self.known, reverse=True):  # ids grow with age: newest first
+            if posts >= quota:
+                break
+            for c in into:
+                if posts < quota and item not in m.feeds[c]:
+                    m.feeds[c].add(item)
+                    posts += 1
+        self.spent = posts * cost if cost > 0 else 0.0
+
     def step(self) -> None:
-        """Keep ties, engage members, relay, listen to my stakeholders, drift."""
+        """What is left of my budget: exchanges with members met at random in my communities."""
         m = self.model
-        self.age_ties()
+        left = min(max(1 - self.spent / self.budget, 0.0), 1.0) if self.budget > 0 else 1.0
         for c, effort in self.effort.items():
-            n = int(effort) + (self.random.random() < effort - int(effort))
-            for _ in range(n):
+            x = effort * left
+            for _ in range(int(x) + (self.random.random() < x - int(x))):
                 partner = m.newcomer(c)
                 if partner is not None and partner is not self:
-                    m.exchange(self, partner, c)
-        self.relay()
-        for c in self.owns:  # stakeholder pull: adopt my stakeholders' majority trait on one feature
+                    m.exchanges.append((self, partner, c))
+
+    def heed_stakeholders(self) -> None:
+        """Stakeholder pull: for each community I own, maybe adopt a sample of its stakeholders' majority trait."""
+        m = self.model
+        for c in self.owns:
             if self.random.random() < m.dyn.stakeholder_pull and m.stakeholders_of[c]:
                 heard = self.random.choices(m.stakeholders_of[c], k=min(64, len(m.stakeholders_of[c])))
                 f = self.random.randrange(len(self.culture))
                 counts = Counter(s.culture[f] for s in heard)
                 self.culture[f] = max(counts, key=lambda trait: (counts[trait], -trait))
-        self.drift()
 
 
 class Department(Actor):
@@ -147,7 +255,7 @@ class CommunityManager(Actor):
 
 
 class ReferenceModel(mesa.Model):
-    """The organisation, stepped agent by agent in random order."""
+    """The organisation, agent by agent."""
 
     def __init__(self, scenario: Scenario, rng: int | None = None):
         super().__init__(rng=scenario.seed if rng is None else rng)
@@ -155,6 +263,7 @@ class ReferenceModel(mesa.Model):
             raise NotImplementedError("the per-agent reference does not model events")
         self.config, self.dyn = scenario, scenario.dynamics
         org, dyn, n_c = scenario.organization, scenario.dynamics, len(scenario.communities)
+        self.n_communities = n_c
 
         def traits() -> list[int]:
             return [self.random.randrange(dyn.traits) for _ in range(dyn.features)]
@@ -172,58 +281,76 @@ class ReferenceModel(mesa.Model):
             for _ in range(g.count):
                 joined = [c for c, share in shares if share > 0 and self.random.random() < share]
                 self.stakeholders.append(Stakeholder(self, traits(), g.group, g.activity, joined))
-        self.rows = [*self.departments, *self.community_managers, *self.stakeholders]  # silosim's row order
+        self.actors = [*self.departments, *self.community_managers]
+        self.rows = [*self.actors, *self.stakeholders]  # silosim's row order
         self.ties = nx.DiGraph()
         self.ties.add_nodes_from(self.rows)
 
-        # ownership (configuration, reused from silosim.rules)
+        # ownership (configuration, reused from silosim.rules): budgets, efforts, cross-posting rights
         a = rules.assign(scenario)
         self.assignment = a
         participates = np.vstack([a.posting > 0, a.animates])
         rights = rules.relay_rights(scenario.ownership.cross_posting, participates, a.brokers)
-        actors = [*self.departments, *self.community_managers]
-        share = a.posting / np.maximum(a.posting.sum(axis=1, keepdims=True), 1e-12)
-        for i, (dept, spec) in enumerate(zip(self.departments, org.departments, strict=True)):
-            dept.effort = {int(c): spec.headcount * spec.reach * share[i, c] for c in np.flatnonzero(participates[i])}
-            dept.relay_chance = spec.reach
-        for i, (cm, spec) in enumerate(zip(self.community_managers, org.community_managers, strict=True)):
-            cm.effort = {int(c): float(dyn.cm_exchanges) for c in np.flatnonzero(a.animates[i])}
-            cm.relay_chance = spec.brokerage
-        for i, actor in enumerate(actors):
+        spread = np.vstack([a.posting, a.animates.astype(float)])
+        budgets = [d.headcount * d.reach for d in org.departments]
+        budgets += [dyn.cm_exchanges * m.capacity for m in org.community_managers]
+        for i, actor in enumerate(self.actors):
+            total = spread[i].sum()
+            actor.budget = budgets[i] if total > 0 else 0.0
+            actor.listen = 1 / max(actor.budget, 1)  # many people: it learns at the rate of one
+            actor.effort = {int(c): actor.budget * spread[i, c] / total for c in np.flatnonzero(participates[i])}
+            actor.communities = list(actor.effort)
             actor.relay_into = [int(c) for c in np.flatnonzero(rights[i])]
             actor.owns = [c for c, owner in enumerate(a.owners) if owner == actor.name]
-        if scenario.ownership.cross_posting == "open":  # stakeholders in several communities relay
+        self.relaying_actors = [actor for actor in self.actors if actor.relay_into]
+        self.relaying_stakeholders = []
+        cost = dyn.relay_cost
+        self.stakeholder_relay_chance = dyn.relay_rate * min(1.0, 1.0 / cost) if cost > 0 else dyn.relay_rate
+        if scenario.ownership.cross_posting == "open":  # stakeholders in several communities cross-post
             for s in self.stakeholders:
                 if len(s.communities) > 1:
-                    s.relay_into, s.relay_chance = list(s.communities), dyn.relay_rate
+                    s.relay_into = list(s.communities)
+                    self.relaying_stakeholders.append(s)
         self.council_members = [by_name[name] for name in a.council]
+        self.owner_of = [by_name[owner] for owner in a.owners]
+        target = scenario.metrics.insight_target or ("rnd" if "rnd" in by_name else None)
+        self.insight_target = next((d for d in self.departments if d.name == target), None)
+        glue = by_name[scenario.ownership.glue] if scenario.ownership.rule == "glue" else None
+        self.brokers = [*self.community_managers, *([glue] if glue is not None else [])]
 
         # who can be met in each community, in proportion to effort (actors) or activity (stakeholders)
-        members: list[list[Member]] = [[] for _ in range(n_c)]
+        self.members: list[list[Member]] = [[] for _ in range(n_c)]
         weights: list[list[float]] = [[] for _ in range(n_c)]
-        self.member_of: dict[Member, list[int]] = {}
-        for actor in actors:
-            self.member_of[actor] = list(actor.effort)
+        for actor in self.actors:
             for c, effort in actor.effort.items():
-                members[c].append(actor)
+                self.members[c].append(actor)
                 weights[c].append(effort)
         self.stakeholders_of: list[list[Stakeholder]] = [[] for _ in range(n_c)]
         for s in self.stakeholders:
-            self.member_of[s] = s.communities
             for c in s.communities:
-                members[c].append(s)
+                self.members[c].append(s)
                 weights[c].append(s.activity)
                 self.stakeholders_of[c].append(s)
-        self.members = members
         self.cum_visibility = [list(itertools.accumulate(w)) for w in weights]
+        self.member_count = np.array([len(m) for m in self.members])
+        # members of b who are not members of a (the diagonal: all members of a): what an item from a can reach
+        self.outside = np.zeros((n_c, n_c))
+        for c in range(n_c):
+            inside = set(self.members[c])
+            for b in range(n_c):
+                self.outside[c, b] = len(self.members[b]) if b == c else sum(x not in inside for x in self.members[b])
 
-        self.posted: list[set[int]] = [set() for _ in range(n_c)]  # items posted in each community
-        self.items: dict[int, tuple[int, int]] = {}  # live item → (origin community, step born), oldest first
+        self.feeds: dict[int, set[int]] = {c: set() for c in range(n_c)}  # items posted in each community
+        self.items: dict[int, Item] = {}  # live items by id, oldest first
         self.next_item = 0
-        self.stakeholder_exchanges: list[tuple[Stakeholder, int]] = []
+        self.exchanges: list[tuple[Member, Member, int]] = []
+        self.intervals: list[Interval] = []
+        self.open = Interval(n_c)
+        self.measures: dict = {}
+        self.steps_to_merge = math.nan
         self.running = scenario.steps > 0
 
-    # ------------------------------------------------------------------ interactions
+    # ------------------------------------------------------------------ a step
 
     def newcomer(self, c: int) -> Member | None:
         """A member of community ``c`` met at random, in proportion to visibility (None if nobody)."""
@@ -232,85 +359,112 @@ class ReferenceModel(mesa.Model):
             return None
         return self.random.choices(self.members[c], cum_weights=cum)[0]
 
-    def exchange(self, a: Member, b: Member, context: int) -> None:
-        """Axelrod's rule between initiator ``a`` and partner ``b``, then items and the tie."""
-        differing = [f for f, (x, y) in enumerate(zip(a.culture, b.culture, strict=True)) if x != y]
-        if self.random.random() >= 1 - len(differing) / len(a.culture):
-            return  # no interaction
-        if differing:
-            f = self.random.choice(differing)
-            a.culture[f] = b.culture[f]
-        if context == ORG_CHANNEL:
-            a_learns, b_learns = b.known - a.known, a.known - b.known
-        else:
-            visible = self.posted[context]
-            a_learns, b_learns = (b.known & visible) - a.known, (a.known & visible) - b.known
-        a.known |= a_learns
-        b.known |= b_learns
-        self.strengthen(a, b, context)
-
-    def strengthen(self, a: Member, b: Member, context: int) -> None:
-        """Reinforce (or form) the tie; the stakeholder keeps it when an actor engaged it."""
-        holder, other = (b, a) if isinstance(a, Actor) and isinstance(b, Stakeholder) else (a, b)
-        slots, r = self.ties.adj[holder], self.dyn.reinforcement
-        if other in slots:
-            tie = slots[other]
-            tie["weight"] += r * (1 - tie["weight"])
-            tie["context"] = context
-            return
-        if len(slots) >= self.dyn.max_ties:
-            weakest = min(slots, key=lambda p: slots[p]["weight"])
-            self.ties.remove_edge(holder, weakest)
-        self.ties.add_edge(holder, other, weight=r, context=context)
-
-    def council(self) -> None:
-        """Federated owners meet: each relays into what it owns, then every pair exchanges."""
-        if self.config.ownership.cross_posting != "closed":
-            for owner in self.council_members:
-                for c in owner.owns:
-                    self.posted[c] |= owner.known
-        pairs = list(itertools.combinations(self.council_members, 2))
-        self.random.shuffle(pairs)
-        for a, b in pairs:
-            self.exchange(*((b, a) if self.random.random() < 0.5 else (a, b)), ORG_CHANNEL)
-
-    def originate(self, who: Member, c: int) -> None:
-        """A new item known to ``who`` and posted in ``c``; beyond 64 live items everyone forgets the oldest."""
-        if len(self.items) >= MAX_ITEMS:
-            oldest = next(iter(self.items))
-            del self.items[oldest]
-            for agent in self.rows:
-                agent.known.discard(oldest)
-            for posted in self.posted:
-                posted.discard(oldest)
-        item, self.next_item = self.next_item, self.next_item + 1
-        self.items[item] = (c, self.steps)
-        who.known.add(item)
-        self.posted[c].add(item)
-
     def step(self) -> None:
-        """Council (federated), every agent's step in random order, then new items."""
+        """Cross-posts, exchanges, ties, pull, drift, new and ended items, measures."""
         own = self.config.ownership
-        if own.rule == "federated" and self.steps % own.council_every == 0 and len(self.council_members) > 1:
-            self.council()
-        self.stakeholder_exchanges = []
+        for group in (self.relaying_actors, self.relaying_stakeholders):
+            for agent in self.random.sample(group, len(group)):
+                agent.cross_post()
+        self.exchanges = []
         self.agents.shuffle_do("step")
-        posting = self.assignment.posting
-        for _ in range(self.rng.poisson(self.dyn.practice_rate)):
-            if posting.any():
-                d = self.random.choices(range(len(posting)), weights=posting.sum(axis=1))[0]
-                c = self.random.choices(range(posting.shape[1]), weights=posting[d])[0]
-                self.originate(self.departments[d], c)
-        for _ in range(self.rng.poisson(self.dyn.insight_rate)):
-            if self.stakeholder_exchanges:
-                self.originate(*self.random.choice(self.stakeholder_exchanges))
+        self.random.shuffle(self.exchanges)
+        if own.rule == "federated" and self.steps % own.council_every == 0 and len(self.council_members) > 1:
+            for a, b in itertools.combinations(self.council_members, 2):
+                self.exchanges.append((*((b, a) if self.random.random() < 0.5 else (a, b)), ORG_CHANNEL))
+        self.play(self.exchanges)
+        self.agents.do("keep_ties")
+        for actor in self.actors:
+            actor.heed_stakeholders()
+        self.agents.do("drift")
+        self.open.spent += sum(actor.spent for actor in self.actors)
+        self.open.capacity += sum(actor.budget for actor in self.actors)
+        self.originate()
+        if self.insight_target is not None:
+            for item_id in self.insight_target.known:
+                item = self.items[item_id]
+                if item.insight and item.reached_at < 0:
+                    item.reached_at = self.steps
+        ending = [i for i, item in self.items.items() if item.born <= self.steps - self.dyn.item_lifetime + 1]
+        if ending:
+            self.retire(ending)
+        if self.steps % self.config.metrics.every == 0 or self.steps >= self.config.steps:
+            self.measure()
         self.running = self.steps < self.config.steps
+
+    def play(self, exchanges: list[tuple[Member, Member, int]]) -> None:
+        """Feeds, word of mouth and Axelrod's rule in every exchange, in order; adoptions at the end (synchronous)."""
+        features, word_of_mouth = self.dyn.features, self.dyn.word_of_mouth
+        adopted: dict[Member, tuple[int, int]] = {}
+        for a, b, c in exchanges:
+            differing = [f for f in range(features) if a.culture[f] != b.culture[f]]
+            interacted = self.random.random() < (features - len(differing)) / features
+            if interacted and differing and a not in adopted:
+                f = self.random.choice(differing)
+                adopted[a] = (f, b.culture[f])
+            if c == ORG_CHANNEL:  # a council meeting: both tell everything
+                a.known |= b.known
+                b.known |= a.known
+            else:
+                a_listens, b_listens = self.random.random() < a.listen, self.random.random() < b.listen
+                a_talks, b_talks = self.random.random() < word_of_mouth, self.random.random() < word_of_mouth
+                feed = self.feeds[c]
+                heard_a = feed | b.known if b_talks else feed
+                heard_b = feed | a.known if a_talks else feed
+                if a_listens:
+                    a.known |= heard_a
+                if b_listens:
+                    b.known |= heard_b
+            if interacted:  # an actor engaging a stakeholder: the stakeholder keeps the tie
+                holder, other = (b, a) if isinstance(a, Actor) and isinstance(b, Stakeholder) else (a, b)
+                holder.interactions.append((other, c))
+        for agent, (f, trait) in adopted.items():
+            agent.culture[f] = trait
+
+    def new_item(self, who: Member, c: int, insight: bool) -> None:
+        """A new item, known to ``who`` and posted in ``c``."""
+        item, self.next_item = self.next_item, self.next_item + 1
+        self.items[item] = Item(c, self.steps, insight)
+        who.known.add(item)
+        self.feeds[c].add(item)
+
+    def originate(self) -> None:
+        """Departments' best practices where they engage; insights from stakeholders' exchanges."""
+        for d in self.departments:
+            if d.budget > 0:
+                for _ in range(self.rng.poisson(self.dyn.practice_rate)):
+                    c = self.random.choices(list(d.effort), weights=list(d.effort.values()))[0]
+                    self.new_item(d, c, False)
+        for a, _, c in self.exchanges:
+            if isinstance(a, Stakeholder) and c >= 0 and self.random.random() < self.dyn.insight_rate:
+                self.new_item(a, c, True)
+
+    def retire(self, ending: list[int]) -> None:
+        """Items at the end of their life: who knew them, per community; then they are forgotten."""
+        count = {i: np.zeros(self.n_communities) for i in ending}
+        ends = set(ending)
+        for agent in self.rows:
+            knew = agent.known & ends
+            for i in knew:
+                a = self.items[i].origin
+                home = a in agent.communities
+                for b in agent.communities:
+                    if not home or b == a:  # elsewhere only members not also in the origin count
+                        count[i][b] += 1
+            agent.known -= knew
+        for i in ending:
+            item = self.items.pop(i)
+            for feed in self.feeds.values():
+                feed.discard(i)
+            self.open.flow_sum[item.origin] += count[i] / np.maximum(self.outside[item.origin], 1)
+            self.open.flow_n[item.origin] += 1
+            if item.insight:
+                self.open.delays.append(item.reached_at - item.born if item.reached_at >= 0 else math.inf)
 
     # ------------------------------------------------------------------ measures
 
-    def measure(self) -> dict:
-        """The structural and information measures, with silosim.metrics (same definitions as SiloModel)."""
-        n, n_c = len(self.rows), len(self.config.communities)
+    def tie_descriptions(self) -> dict:
+        """E-I index, modularity, practices and broker constraint of the ties and cultures now."""
+        n, n_c = len(self.rows), self.n_communities
         row = {agent: i for i, agent in enumerate(self.rows)}
         graph = nx.to_scipy_sparse_array(self.ties, nodelist=self.rows, weight="weight", format="coo")
         strength = np.zeros((n, n_c))  # tie weight each agent holds in each community (both ends)
@@ -320,30 +474,57 @@ class ReferenceModel(mesa.Model):
                 strength[row[partner], tie["context"]] += tie["weight"]
         partition = np.where(strength.max(axis=1) > 0, strength.argmax(axis=1), -1)
         block = metrics.block_matrix(graph, partition, n_c)
-        sizes = np.bincount(partition[partition >= 0], minlength=n_c)
-        labels = metrics.silo_labels(block, self.config.metrics.verdict.silo_floor, present=sizes > 0)
-        live = [item for item, (_, born) in self.items.items() if born < self.steps]
-        bit = {item: b for b, item in enumerate(live)}
-        known = np.array([sum(1 << bit[i] for i in a.known if i in bit) for a in self.rows], dtype=np.uint64)
-        membership = np.array([sum(1 << c for c in self.member_of[a]) for a in self.rows], dtype=np.uint64)
-        origin = np.array([self.items[item][0] for item in live], dtype=np.int64)
-        largest, silos = metrics.largest_merged_share(labels, sizes), metrics.silo_count(labels)
-        reach = metrics.cross_reach(known, origin, membership)
-        verdict = metrics.verdict(
-            largest,
-            silos,
-            int((sizes > 0).sum()),
-            reach,
-            **self.config.metrics.verdict.model_dump(exclude={"silo_floor"}),
-        )
+        depts = np.array([d.culture for d in self.departments])
+        constraint = metrics.burt_constraint(graph, np.array([row[b] for b in self.brokers], dtype=np.int64))
         return {
-            "step": self.steps,
             "ei_index": metrics.ei_from_block(block),
             "ei_baseline": metrics.ei_baseline_from_block(block),
             "modularity": metrics.modularity_from_block(block),
+            "practice_convergence": metrics.practice_convergence(depts),
+            "practice_regions": metrics.culture_regions(depts),
+            "broker_constraint": float(np.nanmean(constraint)) if np.any(np.isfinite(constraint)) else math.nan,
+        }
+
+    def measure(self) -> dict:
+        """Close the interval since the last measurement; every measure and the verdict over the window now."""
+        cfg = self.config.metrics
+        if not self.intervals or self.intervals[-1].step < self.steps:
+            self.open.step, self.open.ties = self.steps, self.tie_descriptions()
+            self.intervals.append(self.open)
+            self.open = Interval(self.n_communities)
+        start = max(cfg.burn_in, self.steps - cfg.window) if self.steps > cfg.burn_in else 0
+        window = [iv for iv in self.intervals if start < iv.step <= self.steps]
+        flow_sum = sum(iv.flow_sum for iv in window)
+        flow_n = sum(iv.flow_n for iv in window)
+        present = self.member_count > 0
+        flow = metrics.flow_matrix(flow_sum, flow_n)
+        reach = metrics.cross_reach(flow, present)
+        labels = metrics.silo_labels(flow, cfg.verdict.silo_floor, present)
+        silos = metrics.silo_count(labels)
+        largest = metrics.largest_merged_share(labels, self.member_count)
+        per_interval = [metrics.cross_reach(metrics.flow_matrix(iv.flow_sum, iv.flow_n), present) for iv in window]
+        change, error = metrics.trend(np.array([iv.step for iv in window]), np.array(per_interval))
+        settled = self.steps > cfg.burn_in and metrics.converged(change, error, cfg.tolerance)
+        capacity = sum(iv.capacity for iv in window)
+        out = {
+            "step": self.steps,
+            "cross_reach": reach,
             "silo_count": silos,
             "largest_merged_share": largest,
-            "cross_reach": reach,
-            "practice_convergence": metrics.practice_convergence(np.array([d.culture for d in self.departments])),
-            "verdict": verdict,
+            "reach_trend": change,
+            "converged": float(settled),
+            "time_to_insight": metrics.time_to_insight(np.array([d for iv in window for d in iv.delays])),
+            "relay_load": sum(iv.spent for iv in window) / capacity if capacity > 0 else 0.0,
         }
+        for name in window[-1].ties:  # tie descriptions: the mean over the window's measurements
+            values = np.array([iv.ties[name] for iv in window], dtype=float)
+            out[name] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+        verdict, self.verdict_reason = metrics.verdict_reason(
+            largest, silos, int(present.sum()), reach, **cfg.verdict.model_dump(exclude={"silo_floor"})
+        )
+        if verdict == "merged" and self.steps > cfg.burn_in and math.isnan(self.steps_to_merge):
+            self.steps_to_merge = self.steps
+        out["steps_to_merge"] = self.steps_to_merge
+        out["verdict"] = verdict
+        self.flow, self.silo_labels, self.measures = flow, labels, out
+        return out

@@ -110,8 +110,8 @@ def test_two_disconnected_cliques_are_two_closed_silos():
     graph, partition = two_cliques(4)
     adj = adjacency(graph)
     assert metrics.ei_index(adj, partition) == pytest.approx(-1.0)
-    block = metrics.block_matrix(adj, partition)
-    labels = metrics.silo_labels(block, floor=0.01)
+    # nothing crosses: each community's items stay at home, so each is a silo of its own
+    labels = metrics.silo_labels(np.eye(2), floor=0.01)
     assert metrics.silo_count(labels) == 2
     assert list(labels) == [0, 1]
     assert metrics.largest_merged_share(labels, np.bincount(partition)) == pytest.approx(0.5)
@@ -126,7 +126,8 @@ def test_complete_bipartite_every_tie_crosses():
     assert metrics.ei_index(adj, partition) == pytest.approx(1.0)
     # both sides hold half the tie-ends (3 * 4 each): Q = 0 - 2 * (1/2)^2
     assert metrics.modularity(adj, partition) == pytest.approx(-0.5)
-    labels = metrics.silo_labels(metrics.block_matrix(adj, partition), floor=0.5)
+    # every item reaches every member of the other side: one silo
+    labels = metrics.silo_labels(np.array([[0.3, 1.0], [1.0, 0.3]]), floor=0.5)
     assert metrics.silo_count(labels) == 1
 
 
@@ -234,58 +235,65 @@ def test_upper_triangle_and_directed_inputs_read_as_the_symmetric_graph():
         block_sym = metrics.block_matrix(sym, partition)
         block_var = metrics.block_matrix(variant, partition)
         np.testing.assert_allclose(block_var / block_var.sum(), block_sym / block_sym.sum())
-        for floor in (0.0, 0.01, 0.05, 0.2):
-            assert list(metrics.silo_labels(block_var, floor)) == list(metrics.silo_labels(block_sym, floor))
         np.testing.assert_allclose(metrics.burt_constraint(variant, nodes), expected_constraint)
 
 
-# --------------------------------------------------------------------------- silos
+# --------------------------------------------------------------------------- silos (from the flow matrix)
+
+# A flow matrix F[a, b] is the mean share of b's members who knew an item from a (metrics.flow_matrix).
 
 
-def test_silo_labels_floor_on_a_bridge():
-    # symmetric input: B[0, 0] = 2 * 2 * 6 = 24 per clique, B[0, 1] = 2 * bridge, strength = 24 + 2 * bridge
-    partition = np.repeat([0, 1], 4)
-    weak = metrics.block_matrix(adjacency(two_cliques_bridged(0.05)), partition)
-    np.testing.assert_allclose(weak, [[24, 0.1], [0.1, 24]])
-    assert metrics.silo_count(metrics.silo_labels(weak, floor=0.01)) == 2  # 0.1 < 0.01 * 24.1
-    strong = metrics.block_matrix(adjacency(two_cliques_bridged(1.0)), partition)
-    assert metrics.silo_count(metrics.silo_labels(strong, floor=0.01)) == 1  # 2 >= 0.01 * 26
-    assert metrics.silo_count(metrics.silo_labels(strong, floor=0.1)) == 2  # 2 < 0.1 * 26
-    assert metrics.largest_merged_share(metrics.silo_labels(strong, floor=0.01), [4, 4]) == pytest.approx(1.0)
+def test_silo_labels_join_only_two_way_flow():
+    one_way = np.array([[1.0, 0.6], [0.0, 1.0]])  # 0's items reach 60% of 1's members, 1's reach nobody in 0
+    assert list(metrics.silo_labels(one_way, floor=0.1)) == [0, 1]
+    assert list(metrics.silo_labels(one_way.T, floor=0.1)) == [0, 1]
+    two_way = np.array([[1.0, 0.6], [0.3, 1.0]])
+    assert list(metrics.silo_labels(two_way, floor=0.1)) == [0, 0]
+    # the rule reads both directions alike: the transpose joins the same pairs
+    assert list(metrics.silo_labels(two_way.T, floor=0.1)) == [0, 0]
+
+
+def test_silo_labels_floor_applies_to_the_weaker_direction():
+    flow = np.array([[1.0, 0.5], [0.2, 1.0]])  # weaker direction: 1 -> 0 at 0.2
+    assert metrics.silo_count(metrics.silo_labels(flow, floor=0.2)) == 1
+    assert metrics.silo_count(metrics.silo_labels(flow, floor=0.21)) == 2
+    assert metrics.largest_merged_share(metrics.silo_labels(flow, floor=0.2), [4, 4]) == pytest.approx(1.0)
+    # the diagonal (reach at home) joins nothing: full reach at home leaves two silos
+    assert metrics.silo_count(metrics.silo_labels(np.diag([1.0, 1.0]), floor=0.0)) == 2
 
 
 def test_silo_labels_floor_boundary_is_inclusive():
-    block = np.array([[7.0, 1.0], [1.0, 7.0]])  # strength 8 each
-    assert list(metrics.silo_labels(block, floor=0.125)) == [0, 0]  # 1 >= 0.125 * 8
-    assert list(metrics.silo_labels(block, floor=0.126)) == [0, 1]
-    # floor 0 joins any pair with a tie, never a pair without one
-    assert list(metrics.silo_labels(np.diag([3.0, 3.0]), floor=0.0)) == [0, 1]
+    flow = np.array([[0.9, 0.125], [0.125, 0.9]])  # 0.125 is exact in binary
+    assert list(metrics.silo_labels(flow, floor=0.125)) == [0, 0]  # 0.125 >= 0.125
+    assert list(metrics.silo_labels(flow, floor=np.nextafter(0.125, 1))) == [0, 1]
+    # floor 0 joins any pair that exchanges something both ways, never a pair short of one direction
+    assert list(metrics.silo_labels(np.array([[1.0, 1e-9], [1e-9, 1.0]]), floor=0.0)) == [0, 0]
+    assert list(metrics.silo_labels(np.array([[1.0, 1e-9], [0.0, 1.0]]), floor=0.0)) == [0, 1]
+    assert list(metrics.silo_labels(np.eye(2), floor=0.0)) == [0, 1]
 
 
-def test_silo_labels_floor_uses_the_smaller_strength():
-    block = np.array([[100.0, 2.0], [2.0, 8.0]])  # strengths 102 and 10
-    assert metrics.silo_count(metrics.silo_labels(block, floor=0.2)) == 1  # 2 >= 0.2 * 10
-    assert metrics.silo_count(metrics.silo_labels(block, floor=0.21)) == 2
+def test_silo_labels_communities_without_ended_items_join_nothing():
+    nan = math.nan
+    flow = np.array([[1.0, 0.5, 0.5], [nan, nan, nan], [0.5, 0.5, 1.0]])  # no item from community 1 ended
+    assert list(metrics.silo_labels(flow, floor=0.1)) == [0, 1, 0]
 
 
-def test_silo_labels_absent_communities_and_renumbering():
-    block = np.array([[4.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 4.0]])
-    labels = metrics.silo_labels(block, floor=0.1, present=np.array([True, False, True]))
-    assert list(labels) == [0, -1, 0]
-    assert metrics.silo_count(labels) == 1
-    # present but tieless: a silo of its own
-    assert list(metrics.silo_labels(block, floor=0.1)) == [0, 1, 0]
+def test_silo_labels_chains_absent_communities_and_renumbering():
+    # 0 <-> 1 and 1 <-> 2 at 0.2 both ways, nothing between 0 and 2: one silo through 1
+    chain = np.array([[1.0, 0.2, 0.0], [0.2, 1.0, 0.2], [0.0, 0.2, 1.0]])
+    assert list(metrics.silo_labels(chain, floor=0.1)) == [0, 0, 0]
+    # a join through an absent community does not count
+    labels = metrics.silo_labels(chain, floor=0.1, present=np.array([True, False, True]))
+    assert list(labels) == [0, -1, 1]
+    assert metrics.silo_count(labels) == 2
     # labels run 0..k-1 in order of first appearance among present communities
-    chain = np.zeros((4, 4))
-    chain[1, 3] = chain[3, 1] = 1.0
-    chain[np.diag_indices(4)] = 1.0
-    labels = metrics.silo_labels(chain, floor=0.1, present=[False, True, True, True])
+    flow = np.eye(4)
+    flow[1, 3] = flow[3, 1] = 0.5
+    labels = metrics.silo_labels(flow, floor=0.1, present=[False, True, True, True])
     assert list(labels) == [-1, 0, 1, 0]
     assert metrics.silo_count(labels) == 2
-    # a join through an absent community does not count
-    through = np.array([[2.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 1.0, 2.0]])
-    assert list(metrics.silo_labels(through, floor=0.1)) == [0, 0, 0]
-    assert list(metrics.silo_labels(through, floor=0.1, present=[True, False, True])) == [0, -1, 1]
+    # an absent community joins nothing, whatever flow is recorded to and from it
+    assert list(metrics.silo_labels(flow, floor=0.1, present=[True, True, True, False])) == [0, 1, 2, -1]
 
 
 def test_silo_count_and_largest_merged_share():
@@ -349,54 +357,32 @@ def test_burt_constraint_isolated_node_is_nan():
 # --------------------------------------------------------------------------- information
 
 
-def test_cross_reach_by_hand():
-    membership = np.array(
-        [
-            0b001,  # agent 0 takes part in community 0
-            0b011,  # agent 1 in communities 0 and 1: inside for items from either
-            0b010,  # agent 2 in community 1
-            0b010,  # agent 3 in community 1
-            0b100,  # agent 4 in community 2
-            0b000,  # agent 5 in none: ignored
-        ],
-        dtype=np.uint64,
-    )
-    item_origin = np.array([0, 1, -1])  # item 2 has no origin: not counted
-    known = np.array(
-        [
-            0b011,  # agent 0 knows items 0 and 1
-            0b011,  # agent 1 knows items 0 and 1
-            0b001,  # agent 2 knows item 0
-            0b000,  # agent 3 knows nothing
-            0b101,  # agent 4 knows items 0 and 2
-            0b011,  # agent 5 knows items 0 and 1, but takes part nowhere
-        ],
-        dtype=np.uint64,
-    )
-    # item 0 (from community 0): outside are agents 2, 3, 4, of whom 2 and 4 know it: 2/3
-    # item 1 (from community 1): outside are agents 0 and 4, of whom 0 knows it: 1/2
-    assert metrics.cross_reach(known, item_origin, membership) == pytest.approx((2 / 3 + 1 / 2) / 2)
+def test_flow_matrix_by_hand():
+    # items that ended, by origin: 4 from community 0, 2 from community 1, none from community 2;
+    # share_sum[a, b]: the sum over a's items of the share of b's members who knew the item
+    share_sum = np.array([[4.0, 1.0, 2.0], [0.6, 1.5, 0.2], [0.0, 0.0, 0.0]])
+    flow = metrics.flow_matrix(share_sum, np.array([4, 2, 0]))
+    np.testing.assert_allclose(flow[:2], [[1.0, 0.25, 0.5], [0.3, 0.75, 0.1]])
+    assert np.isnan(flow[2]).all()  # no item from community 2 ended: unknown, not zero
 
 
-def test_cross_reach_uses_all_64_bits():
-    membership = np.array([1 << 63, 1, 1], dtype=np.uint64)  # agent 0 in community 63, agents 1, 2 in community 0
-    item_origin = np.full(64, -1)
-    item_origin[63] = 63
-    item_origin[0] = 0
-    known = np.array([0, 1 << 63, 0], dtype=np.uint64)
-    # item 63 reached 1 of the 2 outside community 63; item 0 none of the 1 outside community 0
-    assert metrics.cross_reach(known, item_origin, membership) == pytest.approx((1 / 2 + 0) / 2)
+def test_cross_reach_is_the_mean_over_ordered_pairs_of_distinct_communities():
+    flow = np.array([[1.0, 0.25, 0.5], [0.3, 0.75, 0.1], [math.nan] * 3])
+    # pairs 0->1, 0->2, 1->0, 1->2 (the diagonal and community 2's unknown row are left out)
+    assert metrics.cross_reach(flow) == pytest.approx((0.25 + 0.5 + 0.3 + 0.1) / 4)
+    # an absent community is left out as origin and as destination: 0->1 and 1->0 only
+    assert metrics.cross_reach(flow, np.array([True, True, False])) == pytest.approx((0.25 + 0.3) / 2)
+    # each pair counts once whatever the communities' sizes: a flow of shares, not of people
+    assert metrics.cross_reach(np.array([[1.0, 0.0], [1.0, 1.0]])) == pytest.approx(0.5)
 
 
-def test_cross_reach_nan_without_countable_items():
-    membership = np.array([1, 1, 0], dtype=np.uint64)
-    known = np.array([1, 1, 1], dtype=np.uint64)
-    assert math.isnan(metrics.cross_reach(known, np.array([-1, -1]), membership))
-    assert math.isnan(metrics.cross_reach(known, np.array([], dtype=int), membership))
-    # the origin community holds everyone who takes part anywhere: nobody outside to reach
-    assert math.isnan(metrics.cross_reach(known, np.array([0]), membership))
-    # an origin community nobody joined: everyone who takes part is outside
-    assert metrics.cross_reach(np.array([1, 0, 1], dtype=np.uint64), np.array([3]), membership) == pytest.approx(0.5)
+def test_cross_reach_nan_without_a_pair():
+    assert math.isnan(metrics.cross_reach(np.array([[0.7]])))  # one community: no pair
+    assert math.isnan(metrics.cross_reach(np.full((2, 2), math.nan)))  # no item ended
+    flow = np.array([[1.0, 0.4], [0.2, 1.0]])
+    assert math.isnan(metrics.cross_reach(flow, np.array([True, False])))
+    assert math.isnan(metrics.cross_reach(np.zeros((0, 0))))
+    assert metrics.cross_reach(np.eye(3)) == 0.0  # items that stay home: exactly zero
 
 
 def test_time_to_insight():
@@ -412,6 +398,60 @@ def test_time_to_insight():
     assert math.isnan(metrics.time_to_insight(np.array([np.inf])))
     assert math.isnan(metrics.time_to_insight(np.array([])))
     assert math.isnan(metrics.time_to_insight([]))
+
+
+# --------------------------------------------------------------------------- trend and convergence
+
+
+def test_trend_of_a_straight_line_is_its_rise_over_the_span():
+    steps = np.array([110, 120, 130, 140, 150])
+    values = 0.2 + 0.004 * (steps - 110)  # up 0.004 a step, over a span of 40 steps
+    change, error = metrics.trend(steps, values)
+    assert change == pytest.approx(0.16)
+    assert error == pytest.approx(0.0, abs=1e-12)
+    falling, _ = metrics.trend(steps, values[::-1])
+    assert falling == pytest.approx(-0.16)
+
+
+def test_trend_of_a_flat_series_is_zero():
+    change, error = metrics.trend(np.array([10, 20, 30, 40]), np.full(4, 0.3))
+    assert change == pytest.approx(0.0, abs=1e-15)
+    assert error == pytest.approx(0.0, abs=1e-15)
+
+
+def test_trend_by_hand_with_noise_and_a_missing_value():
+    # (0, 0), (1, 2), (2, 1): slope 1/2, residuals -1/2, 1, -1/2, SE sqrt(1.5 / 1 / 2); span 2
+    change, error = metrics.trend(np.array([0, 1, 2]), np.array([0.0, 2.0, 1.0]))
+    assert change == pytest.approx(1.0)
+    assert error == pytest.approx(2 * math.sqrt(0.75))
+    # the NaN at step 1 is left out: (0, 0), (2, 2), (3, 4): slope 9/7, SE sqrt(3) / 7; span 3
+    change, error = metrics.trend(np.array([0, 1, 2, 3]), np.array([0.0, math.nan, 2.0, 4.0]))
+    assert change == pytest.approx(27 / 7)
+    assert error == pytest.approx(3 * math.sqrt(3) / 7)
+
+
+def test_trend_needs_three_points_at_two_steps_at_least():
+    for steps, values in (([0, 1], [0.0, 1.0]), ([0, 1, 2], [0.0, math.nan, 1.0]), ([5, 5, 5], [0.1, 0.2, 0.3])):
+        change, error = metrics.trend(np.array(steps), np.array(values))
+        assert math.isnan(change) and math.isnan(error)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "tolerance", "expected"),
+    [
+        (0.05, 0.0, 0.05, True),  # at the tolerance: settled (inclusive)
+        (-0.05, 0.0, 0.05, True),  # a fall counts like a rise
+        (0.0501, 0.0, 0.05, False),
+        (0.08, 0.04, 0.05, True),  # beyond the tolerance but within two standard errors of none
+        (0.081, 0.04, 0.05, False),
+        (-0.081, 0.04, 0.05, False),
+        (0.3, 0.2, 0.05, True),  # a noisy small organisation is not unsettled on noise alone
+        (math.nan, 0.0, 0.05, False),  # no trend (fewer than three measurements): not settled
+        (math.inf, 1.0, 0.05, False),
+    ],
+)
+def test_converged(change, error, tolerance, expected):
+    assert metrics.converged(change, error, tolerance) is expected
 
 
 # --------------------------------------------------------------------------- practices
@@ -456,47 +496,95 @@ def test_culture_regions_grid():
 @pytest.mark.parametrize(
     ("largest", "silos", "communities", "reach", "expected"),
     [
-        # merged needs both thresholds: largest share >= 0.9 and reach >= 0.4
-        (0.9, 1, 3, 0.4, "merged"),  # exactly at both thresholds
+        # merged needs both thresholds: largest share >= 0.9 and reach >= 0.5
+        (0.9, 1, 3, 0.5, "merged"),  # exactly at both thresholds
         (1.0, 1, 3, 0.9, "merged"),
         (0.89, 1, 3, 0.9, "fragmented"),  # share just under
-        (1.0, 1, 3, 0.39, "fragmented"),  # reach just under
+        (1.0, 1, 3, 0.49, "fragmented"),  # reach just under
         (math.nan, 1, 3, 0.9, "fragmented"),
-        # siloed: no two communities joined, or reach under 0.1
-        (0.5, 3, 3, 0.5, "siloed"),
-        (0.5, 2, 3, 0.5, "fragmented"),
-        (1.0, 1, 3, 0.09, "siloed"),  # merged structure but nothing crosses
-        (0.5, 2, 3, 0.1, "fragmented"),  # reach exactly at the siloed threshold
-        (1.0, 1, 3, math.nan, "siloed"),  # no items: no reach
-        # a single community is not siloed just because it is alone
-        (1.0, 1, 1, 0.5, "merged"),
+        # siloed when reach is under 0.05, whatever the structure...
+        (1.0, 1, 3, 0.049, "siloed"),
+        (1.0, 1, 3, 0.05, "fragmented"),  # exactly at siloed_reach
+        (1.0, 1, 3, math.nan, "siloed"),  # no item ended: no reach
+        # ... or when every community is its own silo and reach stays under merged_reach
+        (0.4, 3, 3, 0.49, "siloed"),
+        (0.4, 2, 3, 0.49, "fragmented"),
+        # wide crossing is never siloed, even with no pair joined both ways
+        (0.4, 3, 3, 0.5, "fragmented"),
+        (0.4, 3, 3, 0.95, "fragmented"),
+        # a single community is one system: nothing to cross, whatever the (undefined) reach
+        (1.0, 1, 1, 0.3, "merged"),
+        (1.0, 1, 1, math.nan, "merged"),
     ],
 )
 def test_verdict_thresholds(largest, silos, communities, reach, expected):
     assert metrics.verdict(largest, silos, communities, reach) == expected
-    assert (
-        metrics.verdict(largest, silos, communities, reach, merged_share=0.9, merged_reach=0.4, siloed_reach=0.1)
-        == expected
-    )
+    defaults = {"merged_share": 0.9, "merged_reach": 0.5, "siloed_reach": 0.05}  # the schema's defaults
+    assert metrics.verdict(largest, silos, communities, reach, **defaults) == expected
 
 
 def test_verdict_custom_thresholds_boundary():
-    kwargs = {"merged_share": 0.75, "merged_reach": 0.3, "siloed_reach": 0.05}
+    kwargs = {"merged_share": 0.75, "merged_reach": 0.3, "siloed_reach": 0.1}
     assert metrics.verdict(0.75, 2, 4, 0.3, **kwargs) == "merged"
     assert metrics.verdict(np.nextafter(0.75, 0), 2, 4, 0.3, **kwargs) == "fragmented"
     assert metrics.verdict(0.75, 2, 4, np.nextafter(0.3, 0), **kwargs) == "fragmented"
-    assert metrics.verdict(0.5, 2, 4, 0.05, **kwargs) == "fragmented"
-    assert metrics.verdict(0.5, 2, 4, np.nextafter(0.05, 0), **kwargs) == "siloed"
-    assert metrics.verdict(0.5, 4, 4, 0.9, **kwargs) == "siloed"
+    assert metrics.verdict(0.5, 2, 4, 0.1, **kwargs) == "fragmented"
+    assert metrics.verdict(0.5, 2, 4, np.nextafter(0.1, 0), **kwargs) == "siloed"
+    # every community alone: siloed below merged_reach, fragmented from it on
+    assert metrics.verdict(0.5, 4, 4, np.nextafter(0.3, 0), **kwargs) == "siloed"
+    assert metrics.verdict(0.5, 4, 4, 0.3, **kwargs) == "fragmented"
     assert set(metrics.VERDICTS) == {"merged", "fragmented", "siloed"}
 
 
+def test_verdict_merged_is_checked_before_siloed():
+    # thresholds where merged_reach is under siloed_reach: a reach between them is merged, not siloed
+    kwargs = {"merged_share": 0.9, "merged_reach": 0.02, "siloed_reach": 0.05}
+    assert metrics.verdict(1.0, 1, 3, 0.03, **kwargs) == "merged"
+    assert metrics.verdict(0.5, 2, 3, 0.03, **kwargs) == "siloed"
+
+
 def test_verdict_reason_names_the_deciding_threshold():
-    assert metrics.verdict_reason(1.0, 3, 3, 0.8) == ("siloed", "no two of the 3 communities are joined by ties")
-    verdict, reason = metrics.verdict_reason(1.0, 1, 3, 0.05)
-    assert verdict == "siloed" and "5%" in reason and "below 10%" in reason
-    verdict, reason = metrics.verdict_reason(0.5, 2, 3, 0.5)
-    assert verdict == "fragmented" and "holds 50%" in reason and "reach" not in reason
-    verdict, reason = metrics.verdict_reason(0.95, 1, 3, 0.2)
-    assert verdict == "fragmented" and "20%" in reason and "holds" not in reason
-    assert metrics.verdict_reason(0.95, 1, 3, 0.45)[0] == "merged"
+    assert metrics.verdict_reason(1.0, 1, 3, 0.8) == (
+        "merged",
+        "the largest group of joined communities holds 100% of members (merged_share 90%) "
+        "and items reach 80% of other communities' members (merged_reach 50%)",
+    )
+    assert metrics.verdict_reason(1.0, 1, 3, 0.04) == (
+        "siloed",
+        "items reach 4% of other communities' members (siloed_reach 5%)",
+    )
+    assert metrics.verdict_reason(0.4, 3, 3, 0.3) == (
+        "siloed",
+        "no two of the 3 communities exchange items both ways (silo_floor)",
+    )
+    assert metrics.verdict_reason(0.5, 2, 3, 0.6) == (
+        "fragmented",
+        "the largest group of joined communities holds 50% of members (merged from merged_share 90%)",
+    )
+    assert metrics.verdict_reason(0.95, 1, 3, 0.2) == (
+        "fragmented",
+        "items reach 20% of other communities' members (merged from merged_reach 50%)",
+    )
+    verdict, reason = metrics.verdict_reason(0.5, 2, 3, 0.2)
+    assert verdict == "fragmented"
+    assert reason.split("; ") == [
+        "the largest group of joined communities holds 50% of members (merged from merged_share 90%)",
+        "items reach 20% of other communities' members (merged from merged_reach 50%)",
+    ]
+
+
+def test_verdict_reason_precedence():
+    # low reach decides before the structure: the reason names siloed_reach, not silo_floor
+    verdict, reason = metrics.verdict_reason(0.4, 3, 3, 0.01)
+    assert verdict == "siloed" and "siloed_reach" in reason and "silo_floor" not in reason
+    # wide crossing with every community alone: fragmented, short of merged_share only
+    verdict, reason = metrics.verdict_reason(0.4, 3, 3, 0.5)
+    assert verdict == "fragmented"
+    assert "merged_share" in reason and "merged_reach" not in reason and "silo" not in reason
+    # custom thresholds are the ones named
+    verdict, reason = metrics.verdict_reason(0.5, 2, 3, 0.15, merged_share=0.8, merged_reach=0.6, siloed_reach=0.2)
+    assert (verdict, reason) == ("siloed", "items reach 15% of other communities' members (siloed_reach 20%)")
+    # no item ended: reach reads as 0%
+    assert metrics.verdict_reason(math.nan, 3, 3, math.nan)[1] == (
+        "items reach 0% of other communities' members (siloed_reach 5%)"
+    )

@@ -24,9 +24,22 @@ def stepped(data: dict, steps: int = 30) -> SiloModel:
     return model
 
 
+def flowing(data: dict) -> dict:
+    """Items that end within 30 steps, often enough, told on often: a measurable flow by the step-30 measure.
+
+    Silos are read from the flow of items that ended (default lifetime 100 steps, past a 30-step run).
+    """
+    data["dynamics"] = {"item_lifetime": 10, "practice_rate": 0.5, "word_of_mouth": 0.2}
+    return data
+
+
 def two_silos() -> dict:
-    """The islands, with the lab recruiting consumers too: brand page and lab join, the ESN stays apart."""
-    data = three_islands()
+    """The islands, with the lab recruiting consumers too: brand page and lab join, the ESN stays apart.
+
+    Consumers in both tell the lab's partners about brand-page items and the brand page's consumers
+    about lab items (word of mouth); nobody is in both the ESN and another community.
+    """
+    data = flowing(three_islands())
     data["communities"][2]["members"]["consumers"] = 0.3
     return data
 
@@ -58,13 +71,23 @@ def test_two_silo_organisation_gets_two_colours():
     model = stepped(two_silos())
     data = viz.community_graph_data(model)
     assert data.silos.tolist() == [0, 1, 0]  # brand page and lab joined, the ESN alone
+    assert data.silos.tolist() == model.silo_labels.tolist()  # the silos of the latest measurement
     colours = community_colours(viz.community_graph_figure(model))
     assert colours[0] == colours[2] != colours[1]
 
 
 def test_islands_get_three_colours_and_merged_organisation_one():
-    assert len(set(community_colours(viz.community_graph_figure(stepped(three_islands()))))) == 3
-    assert len(set(community_colours(viz.community_graph_figure(stepped(glued(three_islands())))))) == 1
+    islands = stepped(flowing(three_islands()))
+    assert islands.window_items > 0  # items ended: the three colours come from measured flow, not its absence
+    assert len(set(community_colours(viz.community_graph_figure(islands)))) == 3
+    assert len(set(community_colours(viz.community_graph_figure(stepped(flowing(glued(three_islands()))))))) == 1
+
+
+def test_before_any_item_ends_every_community_is_its_own_silo():
+    model = stepped(three_islands() | {"dynamics": {"item_lifetime": 100}}, 30)
+    assert model.window_items == 0
+    assert viz.community_graph_data(model).silos.tolist() == [0, 1, 2]
+    assert [e for e in viz.community_graph_data(model).edges if e[3] == "between"] == []
 
 
 def test_communities_are_sized_by_membership():
@@ -98,12 +121,15 @@ def test_islands_have_no_glue_and_no_edge_between_communities():
     assert "glue" not in node_collections(viz.community_graph_figure(model))
 
 
-def test_edge_width_follows_tie_weight():
+def test_edge_width_follows_two_way_flow_and_tie_weight():
     model = stepped(two_silos())
     data = viz.community_graph_data(model)
     between = [e for e in data.edges if e[3] == "between"]
     assert [(a, b) for a, b, _, _ in between] == [(0, 2)]
-    assert 0 < between[0][2] <= 1
+    # between communities: the weaker direction of the flow, here above the silo floor (joined, solid)
+    assert between[0][2] == pytest.approx(min(model.flow[0, 2], model.flow[2, 0]))
+    assert model.config.metrics.verdict.silo_floor <= between[0][2] <= 1
+    assert data.joined == [True]
     ax = viz.community_graph_figure(model).axes[0]
     solid = [c for c in ax.collections if isinstance(c, LineCollection) and len(c.get_segments())]
     widths = np.concatenate([c.get_linewidths() for c in solid])

@@ -16,8 +16,8 @@ from mesa.visualization.utils import update_counter
 
 from silosim import viz
 
-SOURCE, SCENARIO, SEED = viz.page_scenario()  # validated at start-up: a bad file stops the server, not a session
-PARAMS = viz.model_params(SOURCE, SCENARIO, SEED)
+SOURCE, SCENARIO, SEED, SCALE = viz.page_scenario()  # validated at start-up: a bad file stops the server, not a session
+PARAMS = viz.model_params(SOURCE, SCENARIO, SEED, SCALE)
 # Mesa's grid cells are 390 px tall: scale each figure down to fit, keeping its shape
 FIT_CELL = {"max_width": "100%", "max_height": "385px", "object_fit": "contain"}
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from silosim import __version__
-from silosim.scenario import ScenarioError, load
+from silosim.scenario import MAX_SCALE, ScenarioError, load
 
 EXIT_BAD_INPUT = 2
 
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a dotted key, e.g. ownership.rule=glue (repeatable)",
     )
+    _add_scale(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar, no summary table")
 
     validate = commands.add_parser("validate", help="check scenario files without running them")
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--retry-failed", action="store_true", help="run again the runs stored as failed")
     sweep.add_argument("--dry-run", action="store_true", help="print runs, estimated time and disk size; run nothing")
+    _add_scale(sweep)
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
 
     report = commands.add_parser("report", help="write the comparison report of a (partial) sweep")
@@ -109,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     viz.add_argument("--port", type=port, default=8765, help="port (default: 8765; 0: any free port)")
     viz.add_argument("--seed", type=int, help="seed (default: the scenario's)")
+    _add_scale(viz)
     viz.add_argument(
         "--allow-host",
         action="append",
@@ -126,6 +129,28 @@ def build_parser() -> argparse.ArgumentParser:
     dock.add_argument("--out", type=Path, help="report folder (default: results/dock-MODEL)")
     dock.add_argument("--quick", action="store_true", help="a short version (under a minute)")
     return parser
+
+
+def _add_scale(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scale",
+        type=_scale,
+        default=1.0,
+        metavar="K",
+        help="the same organisation K times larger: stakeholder counts, department headcounts and community "
+        "managers' capacity (dynamics.cm_exchanges) times K; rates per person, shares, reach, openness and steps "
+        f"unchanged (0 < K <= {MAX_SCALE}; default 1)",
+    )
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_SCALE:  # NaN, inf and non-numbers fail this too
+        raise argparse.ArgumentTypeError(f"expected a number above 0 and at most {MAX_SCALE}, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -189,7 +214,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides.append(("--seed", f"seed={args.seed}"))
     if args.steps is not None:
         overrides.append(("--steps", f"steps={args.steps}"))
-    scenario = load(args.scenario, overrides)
+    scenario = load(args.scenario, overrides, scale=args.scale)  # scaled after the overrides
     out = args.out or default_out_dir(scenario)
     check_out_dir(out, "--out")  # before the run: an unwritable folder is found now, not after it
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -224,9 +249,12 @@ def cmd_viz(args: argparse.Namespace) -> int:
     """Serve the browser page for one scenario until Ctrl-C."""
     from silosim.viz import AddressError, serve
 
-    load(args.scenario, [] if args.seed is None else [f"seed={args.seed}"])  # bad input: exit 2 before serving
+    seed = [] if args.seed is None else [f"seed={args.seed}"]
+    load(args.scenario, seed, scale=args.scale)  # bad input: exit 2 before serving
     try:  # a bad --host or --allow-host is found before anything is served
-        return serve(args.scenario, host=args.host, port=args.port, seed=args.seed, allow_hosts=args.allow_host)
+        return serve(
+            args.scenario, host=args.host, port=args.port, seed=args.seed, allow_hosts=args.allow_host, scale=args.scale
+        )
     except AddressError as exc:
         raise UsageError(f"silosim viz: {exc}") from None
 
@@ -247,6 +275,12 @@ def summary_table(summary: dict) -> str:
     silos = " | ".join(", ".join(group) for group in summary["silos"])
     verdict = f"{summary['verdict'].upper()}: {summary['verdict_reason']}"
     lines += [f"  {'silos':<{width}}  {silos}", f"  {'verdict':<{width}}  {verdict}"]
+    if "convergence" in summary:
+        start, end = summary["window"]
+        lines += [f"  {'window':<{width}}  steps {start}-{end}, {summary['window_items']} items ended in it"]
+        lines += [f"  {'':<{width}}  {summary['convergence']}"]
+    if summary.get("items_retired_early"):
+        lines += [f"  {'warning':<{width}}  {summary['items_retired_early']} items ended before item_lifetime"]
     return "\n".join(lines)
 
 

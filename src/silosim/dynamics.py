@@ -3,23 +3,33 @@
 Agent state lives in arrays (rows: departments, then community managers,
 then stakeholders); Mesa agents are handles onto those rows. A step:
 
-1. every active agent starts exchanges in its communities (homophilous
+1. **capacity**: every actor has one budget per step, in exchanges
+   (departments: headcount × reach; community managers: ``cm_exchanges`` ×
+   capacity). Cross-posting an item into a community costs ``relay_cost``
+   of it (:func:`relay`), newest items first; what is left is spent on
+   exchanges, spread over the actor's communities by its posting effort.
+   A stakeholder who cross-posts (``open`` policy only) spends its step on it;
+2. every active agent starts exchanges in its communities (homophilous
    exchange, Axelrod 1997): a partner among its ties there, by weight, or
-   with chance ``exploration`` a new member; departments and community
-   managers engage members at random in proportion to their effort;
-2. a pair interacts with probability equal to their share of identical
-   features (:func:`axelrod_exchange`); an interaction passes the items
-   posted in that community both ways, copies one differing feature to the
-   initiator and strengthens the tie; all ties decay and weak ones drop;
-3. brokers allowed by the cross-posting policy relay the items they know
-   into the other communities they serve;
+   with chance ``exploration`` a new member; actors engage members at random;
+3. in every exchange (:func:`interact`) both sides read the community's
+   **feed** (the items posted there) and, with chance ``word_of_mouth`` each,
+   tell the other what they know (**word of mouth**: any item, any
+   community, any cross-posting policy); the pair interacts with probability
+   equal to their share of identical features, and an interaction copies one
+   differing feature to the initiator and strengthens their tie; all ties
+   decay and weak ones drop;
 4. owners drift toward their communities' stakeholders (stakeholder pull),
-   every agent drifts a little (Klemm et al. 2003), and new best practices
-   and insights appear.
+   every agent drifts a little (Klemm et al. 2003), new practices and
+   insights appear at per-person rates, and items that reach the end of
+   their ``item_lifetime`` are retired: which share of each community's
+   members knew each of them is the flow between communities
+   (:class:`ItemStore`).
 
-Within a step, exchanges read the state at its start (synchronous update);
-an agent in several exchanges adopts at most one feature, from the first
-in a random order.
+Culture is updated synchronously (exchanges read the traits at the start of
+the step; an agent adopts at most one feature, from the first exchange in a
+random order); knowledge is passed in that random order, so an item can
+travel two exchanges in one step.
 
 Random draws are made with numpy, a whole array at a time, from the model's
 generator; the loops that consume them run compiled (numba ``njit``, cached
@@ -34,9 +44,8 @@ import numpy as np
 from numba import njit
 
 ONE = np.uint64(1)
-ALL_ITEMS = np.uint64(0xFFFFFFFFFFFFFFFF)
-N_ITEM_SLOTS = 64  # items are bits of one uint64 per agent
 ORG_CHANNEL = -1  # tie context of council meetings (not a community)
+WORD = 64  # item slots per uint64 word
 
 
 def axelrod_exchange(
@@ -100,29 +109,25 @@ class World:
     tie_partner: np.ndarray  # (N, K) int32, -1 = empty slot
     tie_weight: np.ndarray  # (N, K) float32
     tie_context: np.ndarray  # (N, K) int8 community where the tie lives, ORG_CHANNEL for councils
-    known: np.ndarray  # (N,) uint64 bit b: knows item b
     # stakeholder → communities, CSR over stakeholder rows (fixed at build)
     joined_ptr: np.ndarray
     joined: np.ndarray
     activity: np.ndarray  # (N,) chance of starting an exchange (stakeholders)
     # set by configure() from the ownership assignment and parameters
-    effort: np.ndarray = field(default=None)  # (actors × C) expected exchanges per step
+    effort: np.ndarray = field(default=None)  # (actors × C) exchanges per step with the whole budget
+    budget: np.ndarray = field(default=None)  # (actors,) capacity per step, in exchanges
+    listen: np.ndarray = field(default=None)  # (N,) chance an exchange's news is taken in: 1, actors 1/budget
     members: np.ndarray = field(default=None)  # community → members CSR: agents
     members_ptr: np.ndarray = field(default=None)
     members_cumvis: np.ndarray = field(default=None)  # cumulative visibility in CSR order
     members_guide: np.ndarray = field(default=None)  # where a pick_members search starts, per bucket
     member_mask: np.ndarray = field(default=None)  # (N,) uint64 communities it takes part in
-    relay_mask: np.ndarray = field(default=None)  # (N,) uint64 communities it may relay into
-    relay_prob: np.ndarray = field(default=None)  # (N,) chance per step of relaying
+    relay_mask: np.ndarray = field(default=None)  # (N,) uint64 communities it may cross-post into
     owner_row: np.ndarray = field(default=None)  # (C,) row of each community's owner
-    # information items
-    posted_in: np.ndarray = field(default=None)  # (C,) uint64 items posted in each community
-    item_origin: np.ndarray = field(default=None)  # (64,) origin community, -1 = free slot
-    item_born: np.ndarray = field(default=None)  # (64,) step of origin
-    item_insight: np.ndarray = field(default=None)  # (64,) bool: stakeholder insight
-    item_reached: np.ndarray = field(default=None)  # (64,) bool: insight reached the target
-    item_delay_index: np.ndarray = field(default=None)  # (64,) index into insight_delays
-    insight_delays: list = field(default_factory=list)  # one per insight, inf until reached
+    belongs: np.ndarray = field(default=None)  # agent → communities CSR (actors where they take part)
+    belongs_ptr: np.ndarray = field(default=None)
+    member_count: np.ndarray = field(default=None)  # (C,) members of each community, actors included
+    outside: np.ndarray = field(default=None)  # (C × C) members of b not in a; the diagonal: members of a
 
     def __post_init__(self) -> None:
         self.degree = np.diff(self.joined_ptr)  # communities each stakeholder joined
@@ -130,6 +135,41 @@ class World:
     @property
     def n_communities(self) -> int:  # noqa: D102
         return len(self.members_ptr) - 1
+
+
+class ItemStore:
+    """Information items (best practices, insights): who knows each, where it is posted, how far it went.
+
+    Item ``s`` is bit ``s % 64`` of word ``s // 64``: ``known[i]`` holds agent
+    i's items, ``posted[c]`` community c's feed. Slots are handed out in a
+    ring; a word is cleared when the ring enters it, so an item lives its
+    full ``lifetime`` as long as the store holds rates × lifetime items (it
+    is sized for that with margin, :func:`silosim.resources.item_slots`);
+    items still alive when their word is needed retire early and are counted
+    in ``retired_early``.
+    """
+
+    def __init__(self, n_agents: int, n_communities: int, slots: int):
+        """An empty store of ``slots`` items (a multiple of 64) for agents and communities."""
+        self.words = -(-slots // WORD)
+        self.slots = self.words * WORD
+        self.known = np.zeros((n_agents, self.words), dtype=np.uint64)
+        self.posted = np.zeros((n_communities, self.words), dtype=np.uint64)
+        self.alive = np.zeros(self.words, dtype=np.uint64)
+        self.origin = np.full(self.slots, -1, dtype=np.int64)  # origin community, -1 = free
+        self.born = np.zeros(self.slots, dtype=np.int64)
+        self.insight = np.zeros(self.slots, dtype=bool)
+        self.reached_at = np.full(self.slots, -1, dtype=np.int64)  # step the insight target learnt it
+        self.head = 0
+        self.retired_early = 0
+
+    def live(self) -> np.ndarray:
+        """Slots holding a live item."""
+        return np.flatnonzero(self.origin >= 0)
+
+    def known_count(self, row: int) -> int:
+        """Live items agent ``row`` knows."""
+        return sum(int(x).bit_count() for x in self.known[row] & self.alive)
 
 
 def build_members(world: World, participates_actors: np.ndarray, n_stakeholder_offset: int) -> None:
@@ -205,17 +245,26 @@ class Exchanges:
         return Exchanges(*(np.concatenate([x, y]) for x, y in zip(astuple(self), astuple(other), strict=True)))
 
 
-def start_exchanges(world: World, rng: np.random.Generator, exploration: float, n_offset: int) -> Exchanges:
-    """Who starts an exchange with whom, and where, this step."""
+def start_exchanges(
+    world: World, rng: np.random.Generator, exploration: float, n_offset: int, spent: np.ndarray, busy: np.ndarray
+) -> Exchanges:
+    """Who starts an exchange with whom, and where, this step.
+
+    Actors spend what is left of their budget after cross-posting (``spent``);
+    stakeholders in ``busy`` spent their step cross-posting.
+    """
     # stakeholders: each active one picks one of its communities, then a tie there or a newcomer
-    active = n_offset + np.flatnonzero((rng.random(world.degree.size) < world.activity[n_offset:]) & (world.degree > 0))
+    acting = (rng.random(world.degree.size) < world.activity[n_offset:]) & (world.degree > 0)
+    acting[busy - n_offset] = False
+    active = n_offset + np.flatnonzero(acting)
     u = rng.random((4, active.size))  # community, exploring?, which tie, which newcomer
     s_context, s_partner = _tie_or_newcomer(
         world.joined_ptr, world.joined, world.degree, world.tie_partner, world.tie_weight, world.tie_context,
         world.members, world.members_ptr, world.members_cumvis, world.members_guide, active, u, exploration,
     )  # fmt: skip
-    # departments and community managers: effort spread over their communities, random members
-    effort = world.effort
+    # departments and community managers: what is left of the budget, over their communities, random members
+    left = np.clip(1 - spent / np.where(world.budget > 0, world.budget, 1), 0, 1)
+    effort = world.effort * left[:, None]
     counts = np.floor(effort).astype(np.int64)
     counts += rng.random(effort.shape) < (effort - counts)
     a_rows, a_comm = np.nonzero(counts)
@@ -262,37 +311,57 @@ def _tie_or_newcomer(
     return context, out
 
 
-def interact(world: World, ex: Exchanges, rng: np.random.Generator) -> np.ndarray:
-    """Run Axelrod's rule on every exchange; update cultures and items. Returns the interacted mask.
+def interact(
+    world: World, items: ItemStore, ex: Exchanges, rng: np.random.Generator, word_of_mouth: float
+) -> np.ndarray:
+    """Every exchange: feeds are read, word of mouth passes, Axelrod's rule runs. Returns the interacted mask.
 
-    Items posted where the exchange happens pass both ways (councils pass everything).
+    Both sides read the feed of the community where they meet; each, with
+    chance ``word_of_mouth``, tells the other every item it knows (a
+    conversation that turns to news passes all of it). An actor is many
+    people: it takes in what one of its exchanges brings with chance
+    ``world.listen`` (1 / its exchanges per step), so it learns at the rate of
+    one person whatever its size, while it tells everyone it meets. Council
+    meetings (``ORG_CHANNEL``) have no feed, and owners in council tell each
+    other everything.
     """
-    u_interact, u_feature = rng.random(ex.initiator.size), rng.random(ex.initiator.size)
+    u = rng.random((6, ex.initiator.size))  # interaction, copied feature, a talks, b talks, a listens, b listens
     return _interact(
-        world.culture, world.known, world.posted_in, ex.initiator, ex.partner, ex.context, u_interact, u_feature
-    )
+        world.culture, items.known, items.posted, ex.initiator, ex.partner, ex.context, u[0], u[1],
+        u[2] < word_of_mouth, u[3] < word_of_mouth,
+        u[4] < world.listen[ex.initiator], u[5] < world.listen[ex.partner],
+    )  # fmt: skip
 
 
 @njit(cache=True)
-def _interact(culture, known, posted_in, a, b, context, u_interact, u_feature):
-    n = len(a)
+def _interact(culture, known, posted, a, b, context, u_interact, u_feature, a_talks, b_talks, a_listens, b_listens):
+    n, n_w = len(a), known.shape[1]
     interacted = np.zeros(n, dtype=np.bool_)
     feature = np.full(n, -1, dtype=np.int64)
     trait = np.zeros(n, dtype=culture.dtype)
-    gain_a, gain_b = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
-    for e in range(n):  # read the state at the start of the step
+    for e in range(n):  # culture: read the state at the start of the step
         interacted[e], feature[e] = _axelrod_pair(culture, a[e], culture, b[e], u_interact[e], u_feature[e])
         if interacted[e]:
             trait[e] = culture[b[e], max(feature[e], 0)]
-            visible = posted_in[context[e]] if context[e] >= 0 else ALL_ITEMS
-            gain_a[e], gain_b[e] = known[b[e]] & visible, known[a[e]] & visible
     adopted = np.zeros(len(culture), dtype=np.bool_)
-    for e in range(n):  # then write it: one adoption per agent, the first in the random order
-        if feature[e] >= 0 and not adopted[a[e]]:
-            adopted[a[e]] = True
-            culture[a[e], feature[e]] = trait[e]
-        known[a[e]] |= gain_a[e]
-        known[b[e]] |= gain_b[e]
+    for e in range(n):  # knowledge in the random order; one adoption per agent, the first
+        i, j, c = a[e], b[e], context[e]
+        council = c < 0
+        i_learns, j_learns = a_listens[e] or council, b_listens[e] or council
+        tell_j, tell_i = (a_talks[e] or council) and j_learns, (b_talks[e] or council) and i_learns
+        if i_learns or j_learns:
+            for w in range(n_w):
+                feed = posted[c, w] if c >= 0 else np.uint64(0)
+                ki, kj = known[i, w], known[j, w]
+                heard_i = (feed | kj) if tell_i else feed
+                heard_j = (feed | ki) if tell_j else feed
+                if i_learns:
+                    known[i, w] = ki | heard_i
+                if j_learns:
+                    known[j, w] = kj | heard_j
+        if feature[e] >= 0 and not adopted[i]:
+            adopted[i] = True
+            culture[i, feature[e]] = trait[e]
     return interacted
 
 
@@ -358,39 +427,112 @@ def _update_ties(tie_partner, tie_weight, tie_context, is_actor, a, b, ctx, inte
                 tie_weight[h, s] = 0.0
 
 
-def relay(world: World, rng: np.random.Generator) -> None:
-    """Brokers cross-post the items they know into the communities they may relay into."""
-    candidates = np.flatnonzero(world.relay_mask)
-    if candidates.size == 0:
-        return
-    acting = candidates[rng.random(candidates.size) < world.relay_prob[candidates]]
-    _relay(world.posted_in, world.relay_mask[acting], world.known[acting])
+def relay(
+    world: World, items: ItemStore, rng: np.random.Generator, cost: float, stakeholder_rate: float, n_offset: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cross-posting: those allowed post items they know into the communities they may post in.
+
+    Actors (departments, community managers) spend up to their whole budget:
+    ``floor(budget / cost)`` posts a step (stochastically rounded), newest
+    items first, each item into each community it is missing from before the
+    next item; an actor with no budget posts nothing. Stakeholders allowed to
+    cross-post (``open``) do so with chance ``stakeholder_rate`` (divided by
+    ``cost`` when it is above 1) per active step, one item into one of their
+    communities, and start no exchange that step.
+
+    Returns:
+        ``(posts, spent, busy)``: posts per actor, capacity each actor spent
+        on them, and the stakeholder rows that spent their step cross-posting.
+    """
+    n_a = len(world.budget)
+    allowed = np.flatnonzero(world.relay_mask[:n_a])
+    if np.isinf(cost) or cost <= 0:
+        quota = np.where(world.budget > 0, np.iinfo(np.int64).max // 2, 0)
+    else:
+        raw = world.budget / cost
+        quota = np.floor(raw).astype(np.int64) + (rng.random(n_a) < raw - np.floor(raw))
+    posts = np.zeros(n_a, dtype=np.int64)
+    order = allowed[rng.permutation(allowed.size)]
+    start = rng.integers(0, max(world.n_communities, 1), size=order.size)
+    posts[order] = _cross_post(items.known, items.posted, items.alive, world.relay_mask, order, quota[order],
+                               start, items.head, world.n_communities)  # fmt: skip
+    spent = posts * (0.0 if cost <= 0 else cost)
+    busy = np.zeros(0, dtype=np.int64)
+    if stakeholder_rate > 0 and world.relay_mask[n_offset:].any():
+        chance = stakeholder_rate * min(1.0, 1.0 / cost) if cost > 0 else stakeholder_rate
+        able = n_offset + np.flatnonzero(world.relay_mask[n_offset:])
+        busy = able[rng.random(able.size) < world.activity[able] * chance]
+        busy = busy[rng.permutation(busy.size)]
+        target = world.joined[
+            world.joined_ptr[busy - n_offset] + (rng.random(busy.size) * world.degree[busy - n_offset]).astype(np.int64)
+        ]
+        _post_one(items.known, items.posted, items.alive, busy, target, items.head)
+    return posts, spent, busy
 
 
 @njit(cache=True)
-def _relay(posted_in, masks, knows):
-    for i in range(len(masks)):
-        for c in range(len(posted_in)):
-            if (masks[i] >> np.uint64(c)) & ONE:
-                posted_in[c] |= knows[i]
+def _cross_post(known, posted, alive, rights, rows, quota, start, head, n_c):
+    """For each row in order: newest known live items into its allowed communities, up to its quota."""
+    n_w = known.shape[1]
+    out = np.zeros(len(rows), dtype=np.int64)
+    head_word = (head - 1) // WORD if head > 0 else n_w - 1
+    for r in range(len(rows)):
+        i, left = rows[r], quota[r]
+        if left <= 0:
+            continue
+        for k in range(n_w):
+            w = (head_word - k) % n_w
+            mine = known[i, w] & alive[w]
+            if mine == 0:
+                continue
+            for bit in range(WORD - 1, -1, -1):
+                b = np.uint64(1) << np.uint64(bit)
+                if not mine & b:
+                    continue
+                for t in range(n_c):
+                    c = (start[r] + t) % n_c
+                    if (rights[i] >> np.uint64(c)) & ONE and not posted[c, w] & b:
+                        posted[c, w] |= b
+                        out[r] += 1
+                        left -= 1
+                        if left == 0:
+                            break
+                if left == 0:
+                    break
+            if left == 0:
+                break
+    return out
 
 
-def council(
-    world: World, members: np.ndarray, owned: list[np.ndarray], rng: np.random.Generator, relays: bool
-) -> Exchanges:
-    """A council of owners: every pair meets on the organisation channel.
+@njit(cache=True)
+def _post_one(known, posted, alive, rows, target, head):
+    """Each row posts the newest live item it knows that is missing from its target community."""
+    n_w = known.shape[1]
+    head_word = (head - 1) // WORD if head > 0 else n_w - 1
+    for r in range(len(rows)):
+        i, c = rows[r], target[r]
+        for k in range(n_w):
+            w = (head_word - k) % n_w
+            missing = known[i, w] & alive[w] & ~posted[c, w]
+            if missing:
+                for bit in range(WORD - 1, -1, -1):
+                    b = np.uint64(1) << np.uint64(bit)
+                    if missing & b:
+                        posted[c, w] |= b
+                        break
+                break
 
-    Owners then relay what they know into the communities they own.
+
+def council(members: np.ndarray, rng: np.random.Generator) -> Exchanges:
+    """A council of owners: every pair meets on the organisation channel and tells the other everything.
+
+    Meeting costs nothing of the owners' budget; what they then cross-post into
+    their own communities does (:func:`relay`).
     """
     i, j = np.triu_indices(len(members), k=1)
     swap = rng.random(i.size) < 0.5
     a, b = np.where(swap, members[j], members[i]), np.where(swap, members[i], members[j])
-    ex = Exchanges(a.astype(np.int64), b.astype(np.int64), np.full(a.size, ORG_CHANNEL, dtype=np.int64))
-    if relays:
-        for row, communities in zip(members, owned, strict=True):
-            for c in communities:
-                world.posted_in[c] |= world.known[row]
-    return ex
+    return Exchanges(a.astype(np.int64), b.astype(np.int64), np.full(a.size, ORG_CHANNEL, dtype=np.int64))
 
 
 def stakeholder_pull(world: World, rate: float, n_offset: int, rng: np.random.Generator, sample: int = 64) -> None:
@@ -434,32 +576,127 @@ def drift_traits(culture: np.ndarray, rate: float, traits: int, rng: np.random.G
     culture[rows, rng.integers(0, n_f, rows.size)] = rng.integers(0, traits, rows.size)
 
 
-def originate(world: World, step: int, row: int, context: int, insight: bool) -> None:
-    """A new item, known to its originator and posted in its community.
+@dataclass
+class Retired:
+    """Items at the end of their life: where each came from and how far it went."""
 
-    When all 64 item slots are taken the oldest item retires: everyone forgets it.
+    origin: np.ndarray  # (n,) origin community
+    share: np.ndarray  # (n, C) share of each community's members who knew it
+    insight: np.ndarray  # (n,) bool: a stakeholder insight (else a best practice)
+    delay: np.ndarray  # (n,) steps until the insight target knew it; inf: never
+
+
+def slot_bits(items: ItemStore) -> np.ndarray:
+    """Each slot's bit inside its word (slot s → ``1 << s % 64``), for masks over slots."""
+    return ONE << (np.arange(items.slots, dtype=np.uint64) % np.uint64(WORD))
+
+
+def _mask(items: ItemStore, slots: np.ndarray) -> np.ndarray:
+    """Word masks (``words``,) with the bits of the given slots set."""
+    out = np.zeros(items.words, dtype=np.uint64)
+    np.bitwise_or.at(out, slots // WORD, ONE << (slots % WORD).astype(np.uint64))
+    return out
+
+
+def retire(world: World, items: ItemStore, slots: np.ndarray) -> Retired:
+    """End the given items' lives: count who knew them, per community, and free their slots.
+
+    In the item's own community every member counts; in another community
+    only the members who are not also members of the origin (what crossed,
+    not what members of both brought with them).
     """
-    free = np.flatnonzero(world.item_origin < 0)
-    b = int(free[0]) if free.size else int(np.argmin(world.item_born))
-    bit = ONE << np.uint64(b)
-    if world.item_origin[b] >= 0:
-        world.known &= ~bit
-        world.posted_in &= ~bit
-    world.item_origin[b] = context
-    world.item_born[b] = step
-    world.item_insight[b] = insight
-    world.item_reached[b] = False
-    world.known[row] |= bit
-    world.posted_in[context] |= bit
-    if insight:
-        world.insight_delays.append(np.inf)
-        world.item_delay_index[b] = len(world.insight_delays) - 1
+    slots = np.asarray(slots, dtype=np.int64)
+    n_c = world.n_communities
+    index = np.full(items.slots, -1, dtype=np.int64)
+    index[slots] = np.arange(slots.size)
+    words = np.unique(slots // WORD)
+    masks = _mask(items, slots)[words]
+    origin = items.origin[slots].copy()
+    counts = _knower_counts(
+        items.known, words, masks, world.belongs_ptr, world.belongs, world.member_mask, index, origin, n_c
+    )
+    share = counts / np.maximum(world.outside[origin], 1)
+    reached = items.reached_at[slots]
+    delay = np.where(reached >= 0, reached - items.born[slots], np.inf).astype(float)
+    out = Retired(origin, share, items.insight[slots].copy(), delay)
+    items.origin[slots] = -1
+    items.alive &= ~_mask(items, slots)
+    return out
 
 
-def track_insights(world: World, target_row: int, step: int) -> None:
-    """Record when the target department first learns each insight."""
-    bits = int(world.known[target_row])
-    for b in np.flatnonzero(world.item_insight & ~world.item_reached & (world.item_origin >= 0)):
-        if bits >> int(b) & 1:
-            world.item_reached[b] = True
-            world.insight_delays[world.item_delay_index[b]] = step - world.item_born[b]
+_DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_DE_BRUIJN_INDEX = np.zeros(64, dtype=np.int64)
+for _bit in range(64):
+    _DE_BRUIJN_INDEX[int(((1 << _bit) * 0x03F79D71B4CB0A89 % 2**64) >> 58)] = _bit
+
+
+@njit(cache=True)
+def _knower_counts(known, words, masks, belongs_ptr, belongs, member_mask, index, origin, n_c):
+    """(items × communities) members who know each item: at home all, elsewhere those outside its origin."""
+    counts = np.zeros((len(origin), n_c), dtype=np.int64)
+    for i in range(known.shape[0]):
+        lo, hi = belongs_ptr[i], belongs_ptr[i + 1]
+        if lo == hi:
+            continue
+        for k in range(len(words)):
+            bits = known[i, words[k]] & masks[k]
+            while bits:
+                low = bits & (~bits + ONE)
+                item = index[words[k] * WORD + _DE_BRUIJN_INDEX[(low * _DE_BRUIJN) >> np.uint64(58)]]
+                home = (member_mask[i] >> np.uint64(origin[item])) & ONE
+                for t in range(lo, hi):
+                    if not home or belongs[t] == origin[item]:
+                        counts[item, belongs[t]] += 1
+                bits ^= low
+    return counts
+
+
+def originate(
+    world: World, items: ItemStore, step: int, rows: np.ndarray, contexts: np.ndarray, insight: np.ndarray
+) -> Retired | None:
+    """New items, each known to its originator and posted in its community's feed.
+
+    Slots come from the ring in order; entering a word clears it, retiring
+    early any item still alive there (returned, so its flow is counted).
+    """
+    n = len(rows)
+    if n == 0:
+        return None
+    slots = (items.head + np.arange(n)) % items.slots
+    fresh = np.unique(slots[slots % WORD == 0] // WORD)
+    early = None
+    if fresh.size:
+        live = np.flatnonzero(items.origin >= 0)
+        cut = live[np.isin(live // WORD, fresh)]
+        if cut.size:
+            items.retired_early += cut.size
+            early = retire(world, items, cut)
+        items.known[:, fresh] = 0
+        items.posted[:, fresh] = 0
+        items.alive[fresh] = 0
+    items.origin[slots] = contexts
+    items.born[slots] = step
+    items.insight[slots] = insight
+    items.reached_at[slots] = -1
+    bits = ONE << (slots % WORD).astype(np.uint64)
+    np.bitwise_or.at(items.known, (rows, slots // WORD), bits)
+    np.bitwise_or.at(items.posted, (contexts, slots // WORD), bits)
+    items.alive |= _mask(items, slots)
+    items.head = int((items.head + n) % items.slots)
+    return early
+
+
+def expire(world: World, items: ItemStore, step: int, lifetime: int) -> Retired | None:
+    """Retire the items that have lived ``lifetime`` steps of exchanges (born at or before ``step − lifetime``).
+
+    An item born in step b (after that step's exchanges) is read in the exchanges of steps b + 1 … b + lifetime.
+    """
+    ending = np.flatnonzero((items.origin >= 0) & (items.born <= step - lifetime))
+    return retire(world, items, ending) if ending.size else None
+
+
+def track_insights(items: ItemStore, target_row: int, step: int) -> None:
+    """Record the step at which the target department first knows each live insight."""
+    knows = (items.known[target_row][np.arange(items.slots) // WORD] & slot_bits(items)) != 0
+    new = knows & items.insight & (items.origin >= 0) & (items.reached_at < 0)
+    items.reached_at[new] = step

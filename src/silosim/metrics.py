@@ -143,21 +143,100 @@ def modularity_from_block(block: np.ndarray) -> float:
     return float(np.trace(block) / total - np.sum((block.sum(axis=1) / total) ** 2)) if total > 0 else math.nan
 
 
-def silo_labels(block: np.ndarray, floor: float, present: np.ndarray | None = None) -> np.ndarray:
-    """Connected components of the community graph (silos), as a label per community.
+def flow_matrix(share_sum: np.ndarray, item_count: np.ndarray) -> np.ndarray:
+    """The flow between communities: ``F[a, b]``, the mean share of b's members who knew an item from a.
 
-    Communities a and b are joined when the tie weight between them is at
-    least ``floor`` times the smaller of their total tie weights. Communities
-    not ``present`` (no agents) get label −1.
+    Args:
+        share_sum: (C × C) for the items that ended, Σ over items from a of
+            the share of b's members who knew the item at the end of its life.
+        item_count: (C,) items that ended, by origin community.
+
+    Returns:
+        (C × C) flow; rows of communities with no item are NaN. The diagonal
+        is each community's own reach (how far its items spread at home).
     """
-    n = block.shape[0]
+    share_sum, item_count = np.asarray(share_sum, dtype=float), np.asarray(item_count, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(item_count[:, None] > 0, share_sum / item_count[:, None], np.nan)
+
+
+def cross_reach(flow: np.ndarray, present: np.ndarray | None = None) -> float:
+    """Mean over ordered pairs of distinct communities a → b of ``flow[a, b]``.
+
+    The share of another community's members an item reaches, each pair of
+    communities counting once whatever their sizes (so it compares across
+    populations). Pairs from a community with no ended item, or with an
+    absent community, are left out; NaN when no pair is left.
+    """
+    flow = np.asarray(flow, dtype=float)
+    n = len(flow)
     present = np.ones(n, dtype=bool) if present is None else np.asarray(present, dtype=bool)
-    strength = block.sum(axis=1)
-    smaller = np.minimum.outer(strength, strength)
-    joined = (block > 0) & (block >= floor * smaller)
+    pairs = present[:, None] & present[None, :] & ~np.eye(n, dtype=bool) & np.isfinite(flow)
+    return float(flow[pairs].mean()) if pairs.any() else math.nan
+
+
+def silo_labels(flow: np.ndarray, floor: float, present: np.ndarray | None = None) -> np.ndarray:
+    """Silos: connected components of the communities joined by flow, as a label per community.
+
+    Communities a and b are joined when items cross both ways: ``flow[a, b]``
+    and ``flow[b, a]`` are both at least ``floor``. Communities not
+    ``present`` (no members) get label −1.
+    """
+    flow = np.nan_to_num(np.asarray(flow, dtype=float), nan=0.0)
+    n = len(flow)
+    present = np.ones(n, dtype=bool) if present is None else np.asarray(present, dtype=bool)
+    joined = (flow >= floor) & (floor <= flow.T) & (flow > 0) & (flow.T > 0)
     np.fill_diagonal(joined, False)
     joined &= present[:, None] & present[None, :]
     return _components_in_order(joined, present)
+
+
+def trend(steps: np.ndarray, values: np.ndarray, span: float | None = None) -> tuple[float, float]:
+    """Least-squares change of ``values`` over ``span`` steps (default: the span of ``steps``), and its standard error.
+
+    The slope of the line through (step, value), times the span; NaN values
+    are left out; ``(nan, nan)`` with fewer than three points.
+    """
+    steps, values = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    keep = np.isfinite(values)
+    x, y = steps[keep], values[keep]
+    if x.size < 3 or np.ptp(x) == 0:
+        return math.nan, math.nan
+    dx = x - x.mean()
+    slope = float(dx @ (y - y.mean()) / (dx @ dx))
+    residual = y - y.mean() - slope * dx
+    se = math.sqrt(float(residual @ residual) / (x.size - 2) / float(dx @ dx))
+    span = float(np.ptp(steps)) if span is None else float(span)
+    return slope * span, se * span
+
+
+def batch_means(steps: np.ndarray, values: np.ndarray, batches: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The series cut into ``batches`` consecutive batches: each batch's mean step and mean value.
+
+    Measurements of a simulation are autocorrelated; a trend fitted to batch
+    means has a standard error that accounts for it (the method of batch
+    means, Law & Kelton). With fewer than ``2 × batches`` points the series
+    is returned as it is.
+    """
+    steps, values = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    if steps.size < 2 * batches:
+        return steps, values
+    parts = np.array_split(np.arange(steps.size), batches)
+    with np.errstate(invalid="ignore"):
+        means = [np.nanmean(values[p]) if np.isfinite(values[p]).any() else np.nan for p in parts]
+    return np.array([steps[p].mean() for p in parts]), np.array(means)
+
+
+def converged(change: float, error: float, tolerance: float) -> bool:
+    """Settled: the change over the window is under ``tolerance``, or within two standard errors of none.
+
+    The second clause keeps a small organisation, whose measurements are
+    noisy, from being called unsettled on noise alone; a trend both larger
+    than ``tolerance`` and than its noise is not converged.
+    """
+    if not math.isfinite(change):
+        return False
+    return abs(change) <= max(tolerance, 2 * error)
 
 
 @njit(cache=True)
@@ -197,57 +276,6 @@ def largest_merged_share(labels: np.ndarray, group_sizes: np.ndarray) -> float:
     if total == 0:
         return math.nan
     return float(np.bincount(labels[keep], weights=group_sizes[keep]).max() / total)
-
-
-def cross_reach(known: np.ndarray, item_origin: np.ndarray, membership: np.ndarray) -> float:
-    """Mean share of the agents outside an item's origin community that the item reached.
-
-    Outside means not a member of the origin community (members of several
-    communities count as inside each), so only items that truly crossed a
-    boundary (relayed, cross-posted) count.
-
-    Args:
-        known: (agents,) uint64, bit b set when the agent knows item b.
-        item_origin: (items,) origin community of item b, −1 for no item.
-        membership: (agents,) uint64, bit c set when the agent takes part in
-            community c; agents in no community are ignored.
-
-    Returns:
-        The mean over items of reached-outside / agents-outside; NaN with no items.
-    """
-    origin = np.asarray(item_origin, dtype=np.int64)
-    reached, outside = _reach_counts(
-        np.asarray(known, dtype=np.uint64), origin, np.asarray(membership, dtype=np.uint64)
-    )
-    counted = (origin >= 0) & (outside > 0)
-    return float(np.mean(reached[counted] / outside[counted])) if counted.any() else math.nan
-
-
-@njit(cache=True)
-def _reach_counts(known, origin, membership):
-    """Per item: agents outside its origin community that know it, and agents outside it."""
-    in_community = np.zeros(64, dtype=np.int64)
-    reached = np.zeros(len(origin), dtype=np.int64)
-    n_in_any = 0
-    for i in range(len(membership)):
-        m = membership[i]
-        if m == 0:
-            continue
-        n_in_any += 1
-        for c in range(64):
-            if (m >> np.uint64(c)) & np.uint64(1):
-                in_community[c] += 1
-        if known[i] == 0:
-            continue
-        for b in range(len(origin)):
-            knows = (known[i] >> np.uint64(b)) & np.uint64(1)
-            if origin[b] >= 0 and knows and not (m >> np.uint64(origin[b])) & np.uint64(1):
-                reached[b] += 1
-    outside = np.zeros(len(origin), dtype=np.int64)
-    for b in range(len(origin)):
-        if origin[b] >= 0:
-            outside[b] = n_in_any - in_community[origin[b]]
-    return reached, outside
 
 
 def time_to_insight(delays: np.ndarray) -> float:
@@ -350,16 +378,18 @@ def verdict(
     n_communities: int,
     reach: float,
     merged_share: float = 0.9,
-    merged_reach: float = 0.4,
-    siloed_reach: float = 0.1,
+    merged_reach: float = 0.5,
+    siloed_reach: float = 0.05,
 ) -> str:
-    """Judge a run: ``merged``, ``siloed`` or ``fragmented``.
+    """Judge a run: ``merged``, ``fragmented`` or ``siloed``, checked in that order.
 
-    ``merged``: one component of communities holds at least ``merged_share``
-    of the agents *and* items reach at least ``merged_reach`` of the agents
-    outside their origin community (one organic, interactive system).
-    ``siloed``: no two communities are joined, or items reach less than
-    ``siloed_reach`` outside their origin. ``fragmented``: in between.
+    ``merged``: the largest group of communities joined by two-way flow holds
+    at least ``merged_share`` of the members, and items reach at least
+    ``merged_reach`` of other communities' members (one organic, interactive
+    system). ``siloed``: items reach less than ``siloed_reach`` of other
+    communities' members, or no two communities are joined while reach stays
+    under ``merged_reach`` (wide crossing is never siloed). ``fragmented``:
+    anything else.
     """
     return verdict_reason(largest_share, n_silos, n_communities, reach, merged_share, merged_reach, siloed_reach)[0]
 
@@ -370,20 +400,25 @@ def verdict_reason(
     n_communities: int,
     reach: float,
     merged_share: float = 0.9,
-    merged_reach: float = 0.4,
-    siloed_reach: float = 0.1,
+    merged_reach: float = 0.5,
+    siloed_reach: float = 0.05,
 ) -> tuple[str, str]:
-    """The :func:`verdict` with one sentence saying which threshold decided it."""
+    """The :func:`verdict` with one sentence naming the threshold that decided it."""
+    if n_communities == 1:
+        return "merged", "one community: nothing to cross"
     reach = 0.0 if math.isnan(reach) else reach
-    reach_text = f"items reach {reach:.0%} of agents outside their origin community"
-    if n_silos >= n_communities and n_communities > 1:
-        return "siloed", f"no two of the {n_communities} communities are joined by ties"
-    if reach < siloed_reach:
-        return "siloed", f"{reach_text} (siloed below {siloed_reach:.0%})"
     share = 0.0 if math.isnan(largest_share) else largest_share
-    structure = f"the largest group of joined communities holds {share:.0%} of agents"
+    reach_text = f"items reach {reach:.0%} of other communities' members"
+    structure = f"the largest group of joined communities holds {share:.0%} of members"
     if share >= merged_share and reach >= merged_reach:
-        return "merged", f"{structure} (>= {merged_share:.0%}) and {reach_text} (>= {merged_reach:.0%})"
-    missing = [f"{structure} (merged from {merged_share:.0%})"] if share < merged_share else []
-    missing += [f"{reach_text} (merged from {merged_reach:.0%})"] if reach < merged_reach else []
+        return (
+            "merged",
+            f"{structure} (merged_share {merged_share:.0%}) and {reach_text} (merged_reach {merged_reach:.0%})",
+        )
+    if reach < siloed_reach:
+        return "siloed", f"{reach_text} (siloed_reach {siloed_reach:.0%})"
+    if n_communities > 1 and n_silos >= n_communities and reach < merged_reach:
+        return "siloed", f"no two of the {n_communities} communities exchange items both ways (silo_floor)"
+    missing = [f"{structure} (merged from merged_share {merged_share:.0%})"] if share < merged_share else []
+    missing += [f"{reach_text} (merged from merged_reach {merged_reach:.0%})"] if reach < merged_reach else []
     return "fragmented", "; ".join(missing)

@@ -10,23 +10,28 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
 import scipy.sparse as sp
 
-from silosim import dynamics, metrics, rules
+from silosim import dynamics, metrics, resources, rules
 from silosim.agents import CommunityManager, Department, Stakeholder
 from silosim.scenario import Scenario, apply_override, from_dict, to_dict
 
 MEASURES = (
+    "cross_reach",
+    "silo_count",
+    "largest_merged_share",
+    "reach_trend",
+    "converged",
+    "steps_to_merge",
+    "time_to_insight",
+    "relay_load",
     "ei_index",
     "ei_baseline",
     "modularity",
-    "silo_count",
-    "largest_merged_share",
-    "cross_reach",
-    "time_to_insight",
     "practice_convergence",
     "practice_regions",
     "broker_constraint",
@@ -91,17 +96,11 @@ class SiloModel(mesa.Model):
             tie_partner=np.full((n, k), -1, dtype=np.int32),
             tie_weight=np.zeros((n, k), dtype=np.float32),
             tie_context=np.full((n, k), -1, dtype=np.int8),
-            known=np.zeros(n, dtype=np.uint64),
             joined_ptr=np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_s))]).astype(np.int64),
             joined=comms[order].astype(np.int64),
             activity=activity,
-            posted_in=np.zeros(n_c, dtype=np.uint64),
-            item_origin=np.full(dynamics.N_ITEM_SLOTS, -1, dtype=np.int64),
-            item_born=np.zeros(dynamics.N_ITEM_SLOTS, dtype=np.int64),
-            item_insight=np.zeros(dynamics.N_ITEM_SLOTS, dtype=bool),
-            item_reached=np.zeros(dynamics.N_ITEM_SLOTS, dtype=bool),
-            item_delay_index=np.zeros(dynamics.N_ITEM_SLOTS, dtype=np.int64),
         )
+        self.items = dynamics.ItemStore(n, n_c, resources.item_slots(scenario))
         self.departments = Department.create_agents(
             self,
             self.n_departments,
@@ -125,6 +124,9 @@ class SiloModel(mesa.Model):
             Stakeholder.create_agents(self, int(size), np.arange(start, start + size), group.group, group.external)
 
         self.measures: dict = {}
+        self.steps_to_merge = math.nan
+        self._intervals: list[Interval] = []
+        self._open = Interval.empty(n_c, self.n_actors)
         self.datacollector = mesa.DataCollector(
             model_reporters={"step": functools.partial(_report, name="step")}
             | {name: functools.partial(_report, name=name) for name in (*MEASURES, "verdict")}
@@ -145,34 +147,45 @@ class SiloModel(mesa.Model):
         org, w = scenario.organization, self.world
         self.assignment = assignment = rules.assign(scenario)
         n_d, n_a, n_c = self.n_departments, self.n_actors, len(scenario.communities)
-        headcount_reach = np.array([d.headcount * d.reach for d in org.departments])
-        share = assignment.posting / np.maximum(assignment.posting.sum(axis=1, keepdims=True), 1e-12)
-        effort = np.zeros((n_a, n_c))
-        effort[:n_d] = headcount_reach[:, None] * share
-        effort[n_d:] = scenario.dynamics.cm_exchanges * assignment.animates
-        w.effort = effort
+        dyn = scenario.dynamics
+        # one capacity per actor and step, in exchanges: departments headcount × reach, CMs cm_exchanges × capacity
+        budget = np.concatenate([[d.headcount * d.reach for d in org.departments],
+                                 [dyn.cm_exchanges * m.capacity for m in org.community_managers]])  # fmt: skip
+        spread = np.vstack([assignment.posting, assignment.animates.astype(float)])
+        spread = spread / np.maximum(spread.sum(axis=1, keepdims=True), 1e-12)
+        w.budget = np.where(spread.sum(axis=1) > 0, budget, 0.0)  # an actor in no community spends nothing
+        w.effort = w.budget[:, None] * spread
+        w.listen = np.ones(len(w.culture))
+        w.listen[:n_a] = 1 / np.maximum(w.budget, 1)  # an actor learns at the rate of one person
         participates = np.vstack([assignment.posting > 0, assignment.animates])
         dynamics.build_members(w, participates, n_a)
         w.activity[n_a:] = np.repeat([g.activity for g in org.stakeholders], [g.count for g in org.stakeholders])
         actor_rights = rules.relay_rights(scenario.ownership.cross_posting, participates, assignment.brokers)
-        w.relay_mask = np.zeros(len(w.culture), dtype=np.uint64)
+        n = len(w.culture)
+        w.relay_mask = np.zeros(n, dtype=np.uint64)
         w.relay_mask[:n_a] = _bits(actor_rights)
-        w.relay_prob = np.zeros(len(w.culture))
-        w.relay_prob[:n_d] = [d.reach for d in org.departments]
-        w.relay_prob[n_d:n_a] = [m.brokerage for m in org.community_managers]
-        w.member_mask = np.zeros(len(w.culture), dtype=np.uint64)
+        w.member_mask = np.zeros(n, dtype=np.uint64)
         w.member_mask[:n_a] = _bits(participates)
         s_rows = np.repeat(np.arange(len(w.joined_ptr) - 1), np.diff(w.joined_ptr)) + n_a
         np.bitwise_or.at(w.member_mask, s_rows, dynamics.ONE << w.joined.astype(np.uint64))
-        if scenario.ownership.cross_posting == "open":  # stakeholders in several communities relay
+        if scenario.ownership.cross_posting == "open":  # stakeholders in several communities cross-post
             several = np.diff(w.joined_ptr) > 1
             w.relay_mask[n_a:] = np.where(several, w.member_mask[n_a:], np.uint64(0))
-            w.relay_prob[n_a:] = scenario.dynamics.relay_rate
+        a_rows, a_comm = np.nonzero(participates)
+        belong_rows = np.concatenate([a_rows, s_rows])
+        belong_comm = np.concatenate([a_comm, w.joined])
+        order = np.argsort(belong_rows, kind="stable")
+        w.belongs = belong_comm[order].astype(np.int64)
+        w.belongs_ptr = np.concatenate([[0], np.cumsum(np.bincount(belong_rows, minlength=n))]).astype(np.int64)
+        w.member_count = np.bincount(belong_comm, minlength=n_c)
+        incidence = sp.csr_array((np.ones(belong_rows.size), (belong_rows, belong_comm)), shape=(n, n_c))
+        overlap = (incidence.T @ incidence).toarray()
+        w.outside = w.member_count[None, :] - overlap
+        np.fill_diagonal(w.outside, w.member_count)
         row = {d.name: i for i, d in enumerate(org.departments)}
         row |= {m.name: n_d + i for i, m in enumerate(org.community_managers)}
         w.owner_row = np.array([row[o] for o in assignment.owners])
         self.council_rows = np.array([row[name] for name in assignment.council], dtype=np.int64)
-        self.council_owned = [np.flatnonzero(w.owner_row == r) for r in self.council_rows]
         target = scenario.metrics.insight_target or ("rnd" if "rnd" in row else None)
         self.insight_target = row.get(target) if target in (d.name for d in org.departments) else None
         self.glue_row = row[scenario.ownership.glue] if scenario.ownership.rule == "glue" else None
@@ -193,41 +206,48 @@ class SiloModel(mesa.Model):
     # ------------------------------------------------------------------ dynamics
 
     def step(self) -> None:
-        """One step: exchanges, ties, relays, council, pull, drift, new items, events, measures."""
-        w, dyn, rng = self.world, self.config.dynamics, self.rng
-        ex = dynamics.start_exchanges(w, rng, dyn.exploration, self.n_actors)
+        """One step: cross-posts, exchanges, ties, council, pull, drift, new and ended items, events, measures."""
+        w, items, dyn, rng = self.world, self.items, self.config.dynamics, self.rng
+        stakeholder_rate = dyn.relay_rate if self.config.ownership.cross_posting == "open" else 0.0
+        posts, spent, busy = dynamics.relay(w, items, rng, dyn.relay_cost, stakeholder_rate, self.n_actors)
+        ex = dynamics.start_exchanges(w, rng, dyn.exploration, self.n_actors, spent, busy)
         own = self.config.ownership
         if own.rule == "federated" and self.steps % own.council_every == 0 and len(self.council_rows) > 1:
-            ex = ex + dynamics.council(w, self.council_rows, self.council_owned, rng, own.cross_posting != "closed")
-        interacted = dynamics.interact(w, ex, rng)
+            ex = ex + dynamics.council(self.council_rows, rng)
+        interacted = dynamics.interact(w, items, ex, rng, dyn.word_of_mouth)
         dynamics.update_ties(w, ex, interacted, dyn.reinforcement, dyn.tie_decay, dyn.tie_floor)
-        dynamics.relay(w, rng)
         dynamics.stakeholder_pull(w, dyn.stakeholder_pull, self.n_actors, rng)
         dynamics.drift(w, dyn.drift, dyn.traits, rng)
-        self._originate(ex)
+        self._open.add_step(w, ex, posts, spent, self.n_actors)
+        self._record(self._originate(ex))
         if self.insight_target is not None:
-            dynamics.track_insights(w, self.insight_target, self.steps)
+            dynamics.track_insights(items, self.insight_target, self.steps)
+        self._record(dynamics.expire(w, items, self.steps, dyn.item_lifetime))
         self._apply_events(self.steps)
         if self.steps % self.config.metrics.every == 0 or self.steps >= self.config.steps:
             self.collect()
         self.running = self.steps < self.config.steps
 
-    def _originate(self, ex: dynamics.Exchanges) -> None:
-        """Departments originate best practices, active stakeholders insights."""
+    def _originate(self, ex: dynamics.Exchanges) -> dynamics.Retired | None:
+        """Departments originate best practices where they engage; active stakeholders' exchanges, insights."""
         w, dyn, rng = self.world, self.config.dynamics, self.rng
-        posting = self.assignment.posting
-        for _ in range(rng.poisson(dyn.practice_rate)):
-            d = int(rng.choice(self.n_departments, p=_norm(posting.sum(axis=1)))) if posting.any() else None
-            if d is not None:
-                c = int(rng.choice(posting.shape[1], p=_norm(posting[d])))
-                dynamics.originate(w, self.steps, d, c, insight=False)
-        insights = rng.poisson(dyn.insight_rate)
-        stakeholders = np.flatnonzero(~w.is_actor[ex.initiator] & (ex.context >= 0)) if insights else None
-        for _ in range(insights):
-            if stakeholders.size == 0:
-                break
-            e = stakeholders[rng.integers(stakeholders.size)]
-            dynamics.originate(w, self.steps, int(ex.initiator[e]), int(ex.context[e]), insight=True)
+        effort = w.effort[: self.n_departments]
+        total = effort.sum(axis=1)
+        practices = rng.poisson(dyn.practice_rate, size=self.n_departments) * (total > 0)
+        d_rows = np.repeat(np.arange(self.n_departments), practices)
+        cum = np.cumsum(effort[d_rows], axis=1)
+        d_comm = (cum < rng.random(d_rows.size)[:, None] * cum[:, -1:]).sum(axis=1)
+        by_stakeholder = np.flatnonzero(~w.is_actor[ex.initiator] & (ex.context >= 0))
+        by_stakeholder = by_stakeholder[rng.random(by_stakeholder.size) < dyn.insight_rate]
+        rows = np.concatenate([d_rows, ex.initiator[by_stakeholder]])
+        comms = np.concatenate([d_comm, ex.context[by_stakeholder]])
+        insight = np.arange(rows.size) >= d_rows.size
+        return dynamics.originate(w, self.items, self.steps, rows, comms, insight)
+
+    def _record(self, retired: dynamics.Retired | None) -> None:
+        """Count the flow of items that ended into the current measurement interval."""
+        if retired is not None:
+            self._open.add_retired(retired)
 
     # ------------------------------------------------------------------ measures
 
@@ -247,45 +267,74 @@ class SiloModel(mesa.Model):
         graph = sp.coo_array((w.tie_weight.ravel()[slots], (slots // k, w.tie_partner.ravel()[slots])), shape=(n, n))
         return graph, w.tie_context.ravel()[slots]
 
-    def measure(self) -> dict:
-        """Compute every measure and the verdict from the current state."""
-        w, cfg = self.world, self.config
+    def _tie_snapshot(self) -> dict:
+        """Descriptions of the tie structure and of practices now (not part of the verdict)."""
         graph, community = self._ties()
-        n_c = len(cfg.communities)
+        n_c = len(self.config.communities)
         partition = metrics.primary_community(graph, community, n_c)
         block = metrics.block_matrix(graph, partition, n_c)
-        sizes = np.bincount(partition[partition >= 0], minlength=n_c)
-        labels = metrics.silo_labels(block, cfg.metrics.verdict.silo_floor, present=sizes > 0)
-        n_silos = metrics.silo_count(labels)
-        largest = metrics.largest_merged_share(labels, sizes)
-        live = np.where(w.item_born < self.steps, w.item_origin, -1)
-        depts = w.culture[: self.n_departments]
-        reach = metrics.cross_reach(w.known, live, w.member_mask)
-        constraint = metrics.burt_constraint(graph, self.broker_rows) if self.broker_rows.size else []
-        self.measures = {
-            "step": self.steps,
+        depts = self.world.culture[: self.n_departments]
+        constraint = metrics.burt_constraint(graph, self.broker_rows) if self.broker_rows.size else np.zeros(0)
+        self.tie_block = block
+        self.constraint = dict(zip(self.broker_names(), map(float, constraint), strict=True))
+        return {
             "ei_index": metrics.ei_from_block(block),
             "ei_baseline": metrics.ei_baseline_from_block(block),
             "modularity": metrics.modularity_from_block(block),
-            "silo_count": n_silos,
-            "largest_merged_share": largest,
-            "cross_reach": reach,
-            "time_to_insight": metrics.time_to_insight(np.array(w.insight_delays)),
             "practice_convergence": metrics.practice_convergence(depts),
             "practice_regions": metrics.culture_regions(depts),
             "broker_constraint": float(np.nanmean(constraint)) if np.any(np.isfinite(constraint)) else math.nan,
         }
-        self.measures["verdict"], self.verdict_reason = metrics.verdict_reason(
-            largest,
-            n_silos,
-            int((sizes > 0).sum()),
-            reach,
-            **cfg.metrics.verdict.model_dump(exclude={"silo_floor"}),
+
+    def window_start(self, step: int | None = None) -> int:
+        """The measurement window ending at ``step`` is (start, step]: the last ``window`` steps after burn-in."""
+        cfg, step = self.config.metrics, self.steps if step is None else step
+        return max(cfg.burn_in, step - cfg.window) if step > cfg.burn_in else 0
+
+    def measure(self) -> dict:
+        """Close the current interval and compute every measure and the verdict over the window ending now."""
+        cfg, w = self.config, self.world
+        self._open.step, self._open.ties = self.steps, self._tie_snapshot()
+        self._intervals.append(self._open)
+        self._open = Interval.empty(len(cfg.communities), self.n_actors)
+        start = self.window_start()
+        window = [iv for iv in self._intervals if start < iv.step <= self.steps]
+        pooled = Interval.pool(window)
+        present = w.member_count > 0
+        self.flow = metrics.flow_matrix(pooled.flow_sum, pooled.flow_n)
+        reach = metrics.cross_reach(self.flow, present)
+        labels = metrics.silo_labels(self.flow, cfg.metrics.verdict.silo_floor, present)
+        n_silos = metrics.silo_count(labels)
+        largest = metrics.largest_merged_share(labels, w.member_count)
+        per_interval = [metrics.cross_reach(metrics.flow_matrix(iv.flow_sum, iv.flow_n), present) for iv in window]
+        steps = np.array([iv.step for iv in window])
+        change, error = metrics.trend(*metrics.batch_means(steps, np.array(per_interval)), span=self.steps - start)
+        settled = self.steps > cfg.metrics.burn_in and metrics.converged(change, error, cfg.metrics.tolerance)
+        self.measures = {
+            "step": self.steps,
+            "cross_reach": reach,
+            "silo_count": n_silos,
+            "largest_merged_share": largest,
+            "reach_trend": change,
+            "converged": float(settled),
+            "time_to_insight": metrics.time_to_insight(np.array(pooled.delays)),
+            "relay_load": float(pooled.spent.sum() / pooled.capacity.sum()) if pooled.capacity.sum() > 0 else 0.0,
+        }
+        for name in window[-1].ties:  # tie descriptions: the mean over the window's measurements
+            values = np.array([iv.ties[name] for iv in window], dtype=float)
+            self.measures[name] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+        verdict, self.verdict_reason = metrics.verdict_reason(
+            largest, n_silos, int(present.sum()), reach, **cfg.metrics.verdict.model_dump(exclude={"silo_floor"})
         )
+        if verdict == "merged" and self.steps > cfg.metrics.burn_in and math.isnan(self.steps_to_merge):
+            self.steps_to_merge = self.steps
+        self.measures["steps_to_merge"] = self.steps_to_merge
+        self.measures["verdict"] = verdict
+        self.window_items = int(pooled.flow_n.sum())
+        self.window_engaged = pooled.engaged
+        self.window_posts = pooled.posts
         self.silo_labels = labels
-        self.community_block = block
-        self.community_sizes = sizes
-        self.constraint = dict(zip(self.broker_names(), map(float, constraint), strict=True))
+        self.community_sizes = w.member_count
         return self.measures
 
     def broker_names(self) -> list[str]:
@@ -298,6 +347,57 @@ class SiloModel(mesa.Model):
         if self.measures.get("step") != self.steps:
             self.measure()
             self.datacollector.collect(self)
+
+
+@dataclass
+class Interval:
+    """What happened between two measurements: items that ended, and how actors spent their capacity."""
+
+    flow_sum: np.ndarray  # (C × C) Σ over ended items from a of the share of b's members who knew it
+    flow_n: np.ndarray  # (C,) ended items by origin community
+    delays: list  # steps for each ended insight to reach the target (inf: never)
+    posts: np.ndarray  # (actors,) items cross-posted
+    spent: np.ndarray  # (actors,) capacity spent cross-posting
+    capacity: np.ndarray  # (actors,) capacity available (budget × steps)
+    engaged: np.ndarray  # (actors × C) exchanges started by each actor in each community
+    step: int = 0  # last step of the interval
+    ties: dict = field(default_factory=dict)  # tie descriptions measured at its end
+
+    @classmethod
+    def empty(cls, n_c: int, n_actors: int) -> Interval:
+        """An interval with nothing in it yet."""
+        zeros = np.zeros(n_actors)
+        return cls(np.zeros((n_c, n_c)), np.zeros(n_c), [], zeros.copy(), zeros.copy(), zeros.copy(),
+                   np.zeros((n_actors, n_c)))  # fmt: skip
+
+    @classmethod
+    def pool(cls, intervals: list[Interval]) -> Interval:
+        """Several intervals as one (sums and concatenations)."""
+        first = intervals[0]
+        out = cls.empty(*first.engaged.shape[::-1])
+        for iv in intervals:
+            out.flow_sum += iv.flow_sum
+            out.flow_n += iv.flow_n
+            out.delays += iv.delays
+            out.posts += iv.posts
+            out.spent += iv.spent
+            out.capacity += iv.capacity
+            out.engaged += iv.engaged
+        return out
+
+    def add_step(self, world: dynamics.World, ex: dynamics.Exchanges, posts, spent, n_actors: int) -> None:
+        """Count one step's cross-posts and the exchanges actors started."""
+        self.posts += posts
+        self.spent += spent
+        self.capacity += world.budget
+        by_actor = (ex.initiator < n_actors) & (ex.context >= 0)  # council meetings are in no community
+        np.add.at(self.engaged, (ex.initiator[by_actor], ex.context[by_actor]), 1)
+
+    def add_retired(self, retired: dynamics.Retired) -> None:
+        """Count the items that ended: their flow, and each insight's delay."""
+        np.add.at(self.flow_sum, retired.origin, retired.share)
+        self.flow_n += np.bincount(retired.origin, minlength=len(self.flow_n))
+        self.delays += retired.delay[retired.insight].tolist()
 
 
 def _bits(matrix: np.ndarray) -> np.ndarray:

@@ -55,21 +55,21 @@ def community_layout(n: int) -> dict[int, tuple[float, float]]:
 
 
 def plot_community_graph(model: SiloModel, path: Path | None = None) -> plt.Figure:
-    """Communities sized by members, edges by tie weight between them, one colour per silo."""
+    """Communities sized by members, edges by two-way item flow between them, one colour per silo."""
     names = [c.name for c in model.config.communities]
-    block, labels, sizes = model.community_block, model.silo_labels, model.community_sizes
+    labels, sizes = model.silo_labels, model.community_sizes
+    mutual = np.nan_to_num(np.minimum(model.flow, model.flow.T), nan=0.0)
     graph = nx.Graph()
     graph.add_nodes_from(range(len(names)))
-    strength = block.sum(axis=1)
     for a in range(len(names)):
         for b in range(a + 1, len(names)):
-            if block[a, b] > 0:
-                graph.add_edge(a, b, share=block[a, b] / max(min(strength[a], strength[b]), 1e-12))
+            if mutual[a, b] > 0:
+                graph.add_edge(a, b, share=mutual[a, b])
     pos = community_layout(len(names))
     fig, ax = plt.subplots(figsize=(7, 6))
     colours = plt.get_cmap("tab10")
     node_colour = [colours(int(label) % 10) if label >= 0 else "lightgrey" for label in labels]
-    widths = [0.5 + 20 * graph.edges[e]["share"] for e in graph.edges]
+    widths = [0.5 + 8 * graph.edges[e]["share"] for e in graph.edges]
     nx.draw_networkx_edges(graph, pos, width=widths, alpha=0.5, ax=ax)
     nx.draw_networkx_nodes(graph, pos, node_size=300 + 3000 * np.sqrt(sizes / max(sizes.max(), 1)),
                            node_color=node_colour, ax=ax)  # fmt: skip

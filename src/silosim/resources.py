@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from silosim.scenario import Scenario, to_dict
+from silosim.scenario import MAX_LIVE_ITEMS, Dynamics, Scenario, to_dict
 
 # --------------------------------------------------------------------------- work (sweep time calibration)
 
@@ -44,6 +44,44 @@ def exchanges_per_step(scenario: Scenario) -> float:
     return departments + managers + stakeholders
 
 
+def _item_rates(scenario: Scenario) -> tuple[float, float]:
+    """Mean best practices and insights originated per step (one state of a scenario, events not applied)."""
+    org, dyn = scenario.organization, scenario.dynamics
+    insights = dyn.insight_rate * sum(g.count * g.activity for g in org.stakeholders)
+    return dyn.practice_rate * len(org.departments), insights
+
+
+def items_per_step(scenario: Scenario) -> float:
+    """Expected items originated per step: practices per department, insights per active stakeholder."""
+    return sum(_item_rates(scenario))
+
+
+def _slots_for(mean: float) -> int:
+    """Item slots for a mean of ``mean`` live items (see :func:`item_slots`)."""
+    need = 1.25 * mean + 6 * math.sqrt(mean) + 128
+    return max(1024, 64 * math.ceil(need / 64))
+
+
+def _largest_mean(slots: int = MAX_LIVE_ITEMS) -> float:
+    """The largest mean of live items whose store fits in ``slots``: 1.25 m + 6 sqrt(m) + 128 <= slots."""
+    x = (-6 + math.sqrt(36 + 5 * max(slots - 128, 0))) / 2.5
+    return x * x
+
+
+def item_slots(scenario: Scenario) -> int:
+    """Item slots the engine allocates: room for rates × lifetime live items, with margin, at least 1,024.
+
+    Live items fluctuate around their mean m (a Poisson count): the store holds
+    1.25 m + 6 sqrt(m), plus two 64-slot words (the one being filled and the
+    one being cleared), rounded up to whole words. The store is sized once,
+    when the model is built, so m is the largest over the scenario's states:
+    an event that raises a rate, an activity or the lifetime mid-run is covered.
+    More than :data:`~silosim.scenario.MAX_LIVE_ITEMS` is refused by validation
+    (:func:`memory_problem`).
+    """
+    return _slots_for(max(items_per_step(state) * state.dynamics.item_lifetime for state, _ in _states(scenario)))
+
+
 def estimate_work(scenario: Scenario) -> float:
     """Relative cost of one run: (agents + exchanges per step) × steps; compares runs, not seconds."""
     return (agent_count(scenario) + exchanges_per_step(scenario)) * scenario.steps
@@ -58,12 +96,16 @@ AGENT_OBJECT_BYTES = 390
 # While a stakeholder group's agents are created: the list and the weak-keyed AgentSet Mesa returns, and the
 # group's row numbers (np.arange): measured up to 270 bytes per agent of the group being created.
 AGENT_CREATION_BYTES = 280
-# Per recorded measurement: a DataCollector row of 13 values, then its row of the run's DataFrame (measured 580).
-RECORD_BYTES = 600
-# Per insight originated: its entry in World.insight_delays (a pointer and an int64 scalar) and its copy
-# in the array the time-to-insight measure reads.
+# Per recorded measurement: its Interval (flows, capacity, tie descriptions: the fixed part), a DataCollector row
+# of 16 values, then its row of the run's DataFrame; measured 1,940-2,070 bytes + 140 for the DataFrame row. The
+# Interval's arrays add 8 bytes per cell of (C × C), C, actors × C and 3 × actors (RECORD_CELLS below).
+RECORD_BYTES = 2_200
+# Per insight originated: its delay in an Interval's list (a pointer and a float object), and its copies in
+# the pooled list and the array the time-to-insight measure reads.
 INSIGHT_BYTES = 48
-# Mesa's model, the DataCollector, the assignment matrices and the item store: small and fixed.
+# Per item slot: origin, born and reached_at (int64) and insight (bool); the words of ``alive``.
+SLOT_BYTES = 25
+# Mesa's model, the DataCollector, the assignment matrices: small and fixed.
 MODEL_FIXED_BYTES = 2 * 2**20
 # The interpreter, numpy/scipy/pandas/mesa/numba and the compiled loops, before any model is built:
 # measured 0.23 GiB (bench_memory prints it). Added to the estimate when judging whether a run fits.
@@ -77,6 +119,7 @@ _NO_LIMIT = 2**60
 
 _DRIVERS = (
     "stakeholders",
+    "items",
     "memberships",
     "stakeholder_exchanges",
     "department_exchanges",

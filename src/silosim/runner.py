@@ -47,7 +47,7 @@ def run(scenario: Scenario, progress: bool = False) -> RunResult:
             model.step()
             bar.update(1)
             if model.measures.get("step") == model.steps:
-                bar.set_postfix(silos=model.measures["silo_count"], ei=f"{model.measures['ei_index']:.2f}")
+                bar.set_postfix(reach=f"{model.measures['cross_reach']:.2f}", verdict=model.measures["verdict"])
     model.collect()
     timeseries = model.datacollector.get_model_vars_dataframe()
     summary = {
@@ -59,11 +59,31 @@ def run(scenario: Scenario, progress: bool = False) -> RunResult:
         "silosim_version": __version__,
         "measures": {name: _plain(model.measures[name]) for name in MEASURES},
         "constraint": {name: _plain(value) for name, value in model.constraint.items()},
+        "window": [model.window_start(), model.steps],
+        "window_items": model.window_items,
+        "items_retired_early": model.items.retired_early,
+        "convergence": convergence_note(model),
         "silos": _silos(model),
         "owners": dict(zip((c.name for c in scenario.communities), model.assignment.owners, strict=True)),
         "wall_time_s": round(time.perf_counter() - started, 3),
     }
     return RunResult(scenario, scenario.seed, timeseries, summary, model)
+
+
+def convergence_note(model: SiloModel) -> str:
+    """Whether the verdict describes a steady state, and if not, how much longer to run."""
+    cfg, m = model.config.metrics, model.measures
+    start, change = model.window_start(), m["reach_trend"]
+    if model.steps <= cfg.burn_in:
+        need = cfg.burn_in + cfg.window
+        return f"not converged: the run ends inside its burn-in ({cfg.burn_in} steps); run at least {need} steps"
+    trend = "n/a" if math.isnan(change) else f"{change:+.3f}"
+    if m["converged"]:
+        return f"converged: cross_reach moved {trend} over steps {start}-{model.steps} (tolerance {cfg.tolerance})"
+    return (
+        f"not converged: cross_reach still moved {trend} over steps {start}-{model.steps} (tolerance {cfg.tolerance}); "
+        f"the verdict may change: run at least {2 * model.steps} steps"
+    )
 
 
 def _plain(value: float | int) -> float | int | None:

@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 RULE_NAMES = ("most_involved", "single_owner", "glue", "dedicated_cms", "federated", "explicit")
 MAX_COMMUNITIES = 64  # communities are bits of one uint64 mask in the dynamics
 MAX_STEPS = 1_000_000
-MAX_ITEMS_PER_STEP = 64  # the item store holds 64 items (bits of one uint64 per agent)
+MAX_ITEMS_PER_STEP = 64  # practices per department-step
+MAX_LIVE_ITEMS = 65_536  # the item store: bits of 1,024 uint64 words per agent
 
 # Input limits: a file is read whole and built in memory, so its size, nesting and number of values are bounded
 MAX_YAML_BYTES = 1_000_000
@@ -156,46 +157,66 @@ class Dynamics(StrictModel):
         "majority trait on one feature.",
     )
     practice_rate: float = Field(
-        0.2, ge=0, le=MAX_ITEMS_PER_STEP, description="Best practices originated per step (organisation-wide mean)."
+        0.05, ge=0, le=MAX_ITEMS_PER_STEP, description="Best practices a department originates per step (mean)."
     )
     insight_rate: float = Field(
-        0.5, ge=0, le=MAX_ITEMS_PER_STEP, description="Stakeholder insights originated per step (mean)."
+        5e-4, ge=0, le=1, description="Chance that an active stakeholder's exchange originates an insight."
+    )
+    item_lifetime: int = Field(
+        100, ge=1, le=MAX_STEPS, description="Steps an information item lives; its reach is counted when it ends."
+    )
+    word_of_mouth: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Chance per exchange that each side passes what it knows (in any community, any policy).",
+    )
+    relay_cost: float = Field(
+        10.0,
+        ge=0,
+        le=10_000,
+        description="Capacity (in exchanges) that cross-posting one item into one community costs.",
     )
     relay_rate: float = Field(
-        0.05, ge=0, le=1, description="Chance per step that a stakeholder allowed to relay does so."
+        0.05, ge=0, le=1, description="Chance per active step that a stakeholder allowed to cross-post does so."
     )
-    cm_exchanges: int = Field(
-        5, ge=0, le=10_000, description="Exchanges a community manager makes per animated community per step."
+    cm_exchanges: float = Field(
+        5.0,
+        ge=0,
+        le=10_000,
+        description="Capacity (exchanges per step) a community manager has per community it can animate.",
     )
 
 
 class Verdict(StrictModel):
-    """Thresholds that turn the final measures into `merged`, `siloed` or `fragmented`.
+    """Thresholds that turn the windowed flow measures into `merged`, `fragmented` or `siloed`.
 
-    `merged`: the largest component of communities holds at least `merged_share`
-    of the agents and items reach at least `merged_reach` outside their origin.
-    `siloed`: no two communities are joined, or reach is under `siloed_reach`.
-    `fragmented`: anything in between.
+    Checked in one order: `merged` when the largest group of joined communities
+    holds at least `merged_share` of the members and `cross_reach` is at least
+    `merged_reach`; else `siloed` when `cross_reach` is under `siloed_reach`, or
+    no two communities are joined and `cross_reach` is under `merged_reach`;
+    else `fragmented`. Wide crossing is never `siloed`.
     """
 
     merged_share: float = Field(
-        0.9, gt=0, le=1, description="`merged` when the largest merged component holds at least this share of agents."
+        0.9,
+        gt=0,
+        le=1,
+        description="`merged` needs the largest group of joined communities to hold this share of members.",
     )
     merged_reach: float = Field(
-        0.4,
+        0.5,
         ge=0,
         le=1,
-        description="`merged` also needs items to reach at least this share of agents outside their origin community.",
+        description="`merged` also needs `cross_reach` (share of other communities' members reached) at least this.",
     )
-    siloed_reach: float = Field(
-        0.1, ge=0, le=1, description="`siloed` when items reach less than this share outside their origin community."
-    )
+    siloed_reach: float = Field(0.05, ge=0, le=1, description="`siloed` when `cross_reach` is below this.")
     silo_floor: float = Field(
-        0.01,
+        0.2,
         ge=0,
         lt=1,
-        description="Two communities are joined when the tie weight between them is at least this share "
-        "of the smaller one's total tie weight.",
+        description="Communities a and b are joined when a's items reach at least this share of b's members "
+        "and b's items at least this share of a's.",
     )
 
 
@@ -204,6 +225,18 @@ class Metrics(StrictModel):
 
     every: int = Field(
         10, ge=1, le=MAX_STEPS, description="Steps between measurements (the last step is always measured)."
+    )
+    burn_in: int = Field(
+        100, ge=0, le=MAX_STEPS, description="Steps left out of the verdict while the organisation settles."
+    )
+    window: int = Field(
+        200,
+        ge=1,
+        le=MAX_STEPS,
+        description="The verdict and final measures pool the last this many steps after burn-in.",
+    )
+    tolerance: float = Field(
+        0.05, gt=0, le=1, description="`converged` when `cross_reach` moves less than this over the window."
     )
     insight_target: str | None = Field(
         None, description="Department whose learning of insights is timed; `null` means `rnd` if present."
@@ -700,8 +733,11 @@ def _event_problems(data: dict, located: Located) -> list[Problem]:
     return problems
 
 
-def validate(data: Any, located: Located) -> Scenario:
-    """Validate raw data; raise ScenarioError listing every problem."""
+def validate(data: Any, located: Located, check_memory: bool = True) -> Scenario:
+    """Validate raw data; raise ScenarioError listing every problem.
+
+    ``check_memory=False`` leaves out the memory check, for a scenario that is scaled (:func:`scaled`) before it runs.
+    """
     if not isinstance(data, dict):
         got = "an empty file" if data is None else type(data).__name__
         raise ScenarioError(
@@ -712,6 +748,8 @@ def validate(data: Any, located: Located) -> Scenario:
     if problems:
         raise ScenarioError(problems)
     scenario = Scenario.model_validate(data)
+    if not check_memory:
+        return scenario
     from silosim import resources  # reads the schema: imported here, not at the top
 
     too_big = resources.memory_problem(scenario)
@@ -723,8 +761,13 @@ def validate(data: Any, located: Located) -> Scenario:
 Override = str | tuple[str, str]  # "key=value" from --set, or (flag, "key=value") from a flag such as --seed
 
 
-def load(path: str | Path, overrides: list[Override] | None = None) -> Scenario:
-    """Read, override (``key=value`` strings, or ``(flag, "key=value")``) and validate a scenario file."""
+def load(
+    path: str | Path, overrides: list[Override] | None = None, scale: float = 1, check_memory: bool = True
+) -> Scenario:
+    """Read, override (``key=value`` strings, or ``(flag, "key=value")``), scale (:func:`scaled`), validate a file.
+
+    ``check_memory=False`` leaves out the memory check of the scenario as read (a scaled one is always checked).
+    """
     path = Path(path)
     source = str(path)
     try:
@@ -738,11 +781,14 @@ def load(path: str | Path, overrides: list[Override] | None = None) -> Scenario:
     data, located = parse_yaml(text, source)
     if isinstance(data, dict):
         data.setdefault("name", default_name(path))
-    return validate_with_overrides(data, located, overrides or [])
+    return validate_with_overrides(data, located, overrides or [], scale, check_memory)
 
 
-def validate_with_overrides(data: Any, located: Located, overrides: list[Override]) -> Scenario:
-    """Apply overrides to raw data, then validate it all; each problem names the flag it came from."""
+def validate_with_overrides(
+    data: Any, located: Located, overrides: list[Override], scale: float = 1, check_memory: bool = True
+) -> Scenario:
+    """Apply overrides to raw data, validate it all, then scale it; each problem names the flag it came from."""
+    _check_scale(scale)
     problems: list[Problem] = []
     for override in overrides:
         flag, item = override if isinstance(override, tuple) else ("--set", override)
@@ -762,7 +808,67 @@ def validate_with_overrides(data: Any, located: Located, overrides: list[Overrid
             problems.append(Problem(flag, None, key, f"cannot parse value {raw!r}: {reason}"))
     if problems:
         raise ScenarioError(problems)
-    return validate(data, located)
+    scenario = validate(data, located, check_memory and scale == 1)  # a scaled one is checked once scaled
+    return scaled(scenario, scale, located.source)
+
+
+MAX_SCALE = 1000
+# what "the same organisation K times larger" multiplies (the keys of events included); rates per person stay
+_SCALED_COUNTS = ("organization.stakeholders.*.count", "organization.departments.*.headcount")
+# a community manager's capacity, and the practices a department originates, grow with the organisation
+_SCALED_RATES = ("dynamics.cm_exchanges", "dynamics.practice_rate")
+
+
+def scaled(scenario: Scenario, k: float, source: str | None = None) -> Scenario:
+    """The same organisation ``k`` times larger (``--scale K``), validated.
+
+    Every stakeholder group's ``count`` and department's ``headcount`` becomes ``max(1, round(n * k))``
+    and ``dynamics.cm_exchanges`` (a community manager's capacity) and ``dynamics.practice_rate`` (practices
+    per department-step) are multiplied by ``k``, in the scenario and in the events that set them; shares,
+    rates per person, reach, openness, steps, seed stay.
+
+    Args:
+        scenario: a validated scenario.
+        k: the factor, above 0 and at most :data:`MAX_SCALE`; 1 returns ``scenario`` itself.
+        source: the file it came from, named in problems (default: the scenario's name).
+
+    Returns:
+        The scaled scenario.
+
+    Raises:
+        ScenarioError: ``k`` is out of range, or the scaled scenario is invalid (a count over its bound,
+            too big for this machine's memory); each problem names the file, the field and ``--scale``.
+    """
+    _check_scale(k)
+    if k == 1:
+        return scenario
+
+    def scale(key: str, value: Any) -> Any:
+        generic = _generic_key(key)
+        if generic in _SCALED_COUNTS and isinstance(value, int) and not isinstance(value, bool):
+            return max(1, round(value * k))
+        if generic in _SCALED_RATES and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value * k
+        return value
+
+    data = to_dict(scenario)
+    org = data["organization"]
+    for group in org["stakeholders"]:
+        group["count"] = scale("organization.stakeholders.*.count", group["count"])
+    for department in org["departments"]:
+        department["headcount"] = scale("organization.departments.*.headcount", department["headcount"])
+    for key in _SCALED_RATES:
+        name = key.split(".")[1]
+        data["dynamics"][name] = scale(key, data["dynamics"][name])
+    for event in data["events"]:
+        event["set"] = {key: scale(key, value) for key, value in event["set"].items()}
+    return validate(data, Located(f"{source or scenario.name} with --scale {k:g}"))
+
+
+def _check_scale(k: float) -> None:
+    """Raise ScenarioError naming ``--scale`` unless ``k`` is a number above 0 and at most MAX_SCALE."""
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < k <= MAX_SCALE:
+        raise ScenarioError([Problem("--scale", None, str(k), f"expected a number above 0 and at most {MAX_SCALE}")])
 
 
 def _key_path(data: Any, key: str) -> tuple:
@@ -837,13 +943,18 @@ def flatten_changes(changes: dict[str, Any], prefix: str = "") -> dict[str, Any]
     return out
 
 
-def check_runtime_key(key: str) -> None:
-    """Raise OverrideError if an event may not change this key mid-run."""
+def _generic_key(key: str) -> str:
+    """A dotted key with its list item's name as ``*``: ``organization.departments.*.headcount``."""
     parts = key.split(".")
-    generic = ".".join(
+    return ".".join(
         "*" if (i == 2 and parts[0] == "organization") or (i == 1 and parts[0] == "communities") else p
         for i, p in enumerate(parts)
     )
+
+
+def check_runtime_key(key: str) -> None:
+    """Raise OverrideError if an event may not change this key mid-run."""
+    generic = _generic_key(key)
     for fixed in STRUCTURAL:
         if generic == fixed or (generic.startswith(fixed + ".") and fixed.endswith("members")):
             raise OverrideError(f"'{key}' is fixed when the model is built; events cannot change it")

@@ -58,6 +58,7 @@ from silosim.scenario import (
     load,
     nearest,
     parse_yaml,
+    scaled,
     schema_problems,
     to_dict,
     validate,
@@ -137,6 +138,7 @@ class Sweep:
     points: list[dict[str, Any]]
     resolved: dict[tuple[str, int], dict]
     seeds: list[int]
+    scale: float = 1.0  # --scale: every resolved scenario is this many times larger (silosim.scenario.scaled)
 
     @functools.cached_property
     def validated(self) -> dict[tuple[str, int], Scenario]:
@@ -170,6 +172,7 @@ class Sweep:
             "measures": self.spec.measures,
             "replications": self.spec.replications,
             "runs_total": len(self.strategies) * len(self.points) * self.spec.replications,
+            "scale": self.scale,
         }
 
 
@@ -255,8 +258,12 @@ def parameter_points(spec: SweepSpec) -> list[dict[str, Any]]:
     return [{**a, **b} for a in list_points for b in range_points]
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Read and validate a sweep file and every run it implies; raise ScenarioError listing every problem."""
+def load_sweep(path: str | Path, scale: float = 1.0) -> Sweep:
+    """Read and validate a sweep file and every run it implies; raise ScenarioError listing every problem.
+
+    ``scale`` (``--scale``): every resolved scenario (strategy × point) is made that many times larger
+    (:func:`silosim.scenario.scaled`) before its memory check; their run keys change with it.
+    """
     path = Path(path)
     source = str(path)
     try:
@@ -275,7 +282,8 @@ def load_sweep(path: str | Path) -> Sweep:
     problems = _too_many_runs(spec, data, located)  # before any point or seed is built
     if problems:
         raise ScenarioError(problems)
-    base = _base_data(spec, path, located)
+    memory = scale == 1  # a scaled scenario's memory is checked once scaled
+    base = _base_data(spec, path, located, memory)
     if spec.steps is not None:
         base["steps"] = spec.steps
     points = parameter_points(spec)
@@ -285,13 +293,22 @@ def load_sweep(path: str | Path) -> Sweep:
         for index, point in enumerate(points):
             changes = [(("strategies", name, k), k, v) for k, v in overrides.items()]
             changes += [(("vary", k), k, v) for k, v in point.items()]
-            scenario, found = _resolve(base, changes, located, name)
+            scenario, found = _resolve(base, changes, located, name, memory)
             problems += found
             if scenario is not None:
                 resolved[(name, index)] = scenario
     if problems:
         raise ScenarioError(problems)
-    return Sweep(spec, source, points, resolved, replication_seeds(spec.seed, spec.replications))
+    if scale != 1:
+        for (name, index), scenario in resolved.items():
+            try:
+                label = f"{source} ({name}, point {index})"
+                resolved[(name, index)] = to_dict(scaled(Scenario.model_validate(scenario), scale, label))
+            except ScenarioError as exc:
+                problems += exc.problems
+        if problems:
+            raise ScenarioError(problems)
+    return Sweep(spec, source, points, resolved, replication_seeds(spec.seed, spec.replications), scale)
 
 
 def _measure_problems(data: dict, located: Located) -> list[Problem]:
@@ -305,8 +322,8 @@ def _measure_problems(data: dict, located: Located) -> list[Problem]:
     ]
 
 
-def _base_data(spec: SweepSpec, path: Path, located: Located) -> dict:
-    """The base scenario as validated raw data: a file next to the sweep file, or inline."""
+def _base_data(spec: SweepSpec, path: Path, located: Located, memory: bool = True) -> dict:
+    """The base scenario as validated raw data (its memory checked if ``memory``): a file or inline."""
     if isinstance(spec.base, str):
         base_path = (path.parent / spec.base).resolve()
         if not base_path.is_file():
@@ -314,19 +331,21 @@ def _base_data(spec: SweepSpec, path: Path, located: Located) -> dict:
             raise ScenarioError(
                 [Problem(*located.where(("base",)), "base", f"no scenario file {base_path}{nearest(spec.base, there)}")]
             )
-        return to_dict(load(base_path))
+        return to_dict(load(base_path, check_memory=memory))
     inner = Located(located.source)
     inner.lines = {p[1:]: line for p, line in located.lines.items() if p[:1] == ("base",)}
     data = dict(spec.base)
     data.setdefault("name", spec.name)
     try:
-        return to_dict(validate(data, inner))
+        return to_dict(validate(data, inner, memory))
     except ScenarioError as exc:
         raise ScenarioError([Problem(p.source, p.line, f"base.{p.path}", p.message) for p in exc.problems]) from None
 
 
-def _resolve(base: dict, changes: list, located: Located, strategy: str) -> tuple[dict | None, list[Problem]]:
-    """Apply one run's overrides to the base and validate; problems point at the sweep file's lines."""
+def _resolve(
+    base: dict, changes: list, located: Located, strategy: str, memory: bool = True
+) -> tuple[dict | None, list[Problem]]:
+    """Apply one run's overrides to the base and validate (memory too if ``memory``); problems at the sweep's lines."""
     data, problems = base, []
     for where, key, value in changes:
         try:
@@ -336,7 +355,7 @@ def _resolve(base: dict, changes: list, located: Located, strategy: str) -> tupl
     if problems:
         return None, problems
     try:
-        return to_dict(validate(data, Located(located.source))), []
+        return to_dict(validate(data, Located(located.source), memory)), []
     except ScenarioError as exc:
         for problem in exc.problems:
             dotted = problem.path.replace("[", ".").replace("]", "")
@@ -791,7 +810,7 @@ def main(args: argparse.Namespace) -> int:
     folder, a damaged store, a folder another process is sweeping. Exit codes:
     0 done, 1 runs of the sweep are stored as failed, 2 bad input, 130 Ctrl-C.
     """
-    sweep = load_sweep(args.sweep)
+    sweep = load_sweep(args.sweep, getattr(args, "scale", 1.0))
     out = args.out or default_out(sweep)
     if args.scheduler:
         check_scheduler(args.scheduler)

@@ -44,6 +44,7 @@ from silosim.scenario import Ownership, Scenario, ScenarioError, load
 STOPPING = threading.Event()  # set when the server stops: Mesa's Play threads are not daemons
 ENV_SCENARIO = "SILOSIM_VIZ_SCENARIO"  # the scenario file the page serves (set by serve)
 ENV_SEED = "SILOSIM_VIZ_SEED"  # the --seed given to serve, if any
+ENV_SCALE = "SILOSIM_VIZ_SCALE"  # the --scale given to serve, if not 1
 NONE = "(none)"  # the select entry for "no department"
 CROSS_POSTING = typing.get_args(Ownership.model_fields["cross_posting"].annotation)
 ACTOR_RADIUS = 1.75  # departments and CMs ring the communities (on the unit circle)
@@ -146,25 +147,23 @@ def _circular_mean(points: np.ndarray, weights: np.ndarray) -> float | None:
 
 
 def community_graph_data(model: SiloModel) -> GraphData:
-    """The community graph of the model's current state (live, not only at measurement steps)."""
+    """The community graph: two-way item flow between communities as of the latest measurement, live actor ties."""
     cfg, w = model.config, model.world
     n_c, n_d, n_a = len(cfg.communities), model.n_departments, model.n_actors
-    partition = model.primary_communities()
-    block = metrics.block_matrix(model.tie_graph(), partition, n_c)
-    present = np.bincount(partition[partition >= 0], minlength=n_c) > 0
-    silos = metrics.silo_labels(block, cfg.metrics.verdict.silo_floor, present=present)
-    members = np.array([int(((w.member_mask >> np.uint64(c)) & np.uint64(1)).sum()) for c in range(n_c)])
+    flow = getattr(model, "flow", np.full((n_c, n_c), np.nan))
+    present = w.member_count > 0
+    floor = cfg.metrics.verdict.silo_floor
+    silos = metrics.silo_labels(flow, floor, present=present)
+    members = w.member_count.astype(int)
+    mutual = np.nan_to_num(np.minimum(flow, flow.T), nan=0.0)
 
     edges: list[tuple[int, int, float, str]] = []
     joined: list[bool] = []
-    strength = block.sum(axis=1)
-    floor = cfg.metrics.verdict.silo_floor
     for a in range(n_c):
         for b in range(a + 1, n_c):
-            if block[a, b] > 0:
-                share = block[a, b] / max(min(strength[a], strength[b]), 1e-12)
-                edges.append((a, b, float(share), "between"))
-                joined.append(bool(share >= floor and present[a] and present[b]))
+            if mutual[a, b] > 0:
+                edges.append((a, b, float(mutual[a, b]), "between"))
+                joined.append(bool(mutual[a, b] >= floor and present[a] and present[b]))
 
     actor_weight, community_weight = _actor_tie_weight(model)
     posting = model.assignment.posting > 0
@@ -464,6 +463,7 @@ class VizModel(SiloModel):
         reinforcement: float,
         drift: float,
         seed: int | str,
+        scale: float = 1.0,
     ):
         """Validate the controls against the scenario file, then build the model.
 
@@ -479,6 +479,7 @@ class VizModel(SiloModel):
             reinforcement: ``dynamics.reinforcement``.
             drift: ``dynamics.drift``.
             seed: the seed, as typed (a string from the text field is parsed like ``--seed``).
+            scale: ``--scale``: the organisation this many times larger (:func:`silosim.scenario.scaled`).
         """
         overrides = control_overrides(
             rule=rule,
@@ -492,7 +493,7 @@ class VizModel(SiloModel):
             seed=seed,
         )
         try:
-            scenario, error = load(source, overrides), None
+            scenario, error = load(source, overrides, scale), None
         except ScenarioError as exc:  # the CLI's message; the page's controls are the CLI's --set
             scenario = fallback
             error = "\n".join(f"{p.path}: {p.message}" if p.source == "--set" else str(p) for p in exc.problems)
@@ -541,7 +542,7 @@ def control_overrides(
     ]
 
 
-def model_params(source: str, scenario: Scenario, seed: int | None = None) -> dict:
+def model_params(source: str, scenario: Scenario, seed: int | None = None, scale: float = 1.0) -> dict:
     """SolaraViz ``model_params`` for :class:`VizModel`: the controls, defaulting to the scenario's values."""
     own, dyn = scenario.ownership, scenario.dynamics
     departments = [NONE, *(d.name for d in scenario.organization.departments)]
@@ -583,6 +584,7 @@ def model_params(source: str, scenario: Scenario, seed: int | None = None) -> di
         "reinforcement": slider("reinforcement", dyn.reinforcement, 1.0, 0.01),
         "drift": slider("drift", dyn.drift, 0.01, 0.0001),
         "seed": {"type": "InputText", "label": "seed", "value": str(scenario.seed if seed is None else seed)},
+        "scale": scale,  # fixed: the --scale the server was started with
     }
 
 
@@ -591,11 +593,12 @@ def initial_kwargs(params: dict) -> dict:
     return {key: value["value"] if isinstance(value, dict) else value for key, value in params.items()}
 
 
-def page_scenario() -> tuple[str, Scenario, int | None]:
-    """The scenario file the page serves (``SILOSIM_VIZ_SCENARIO``), validated, and the seed asked for."""
+def page_scenario() -> tuple[str, Scenario, int | None, float]:
+    """The scenario file the page serves (``SILOSIM_VIZ_SCENARIO``), validated, and the seed and scale asked for."""
     source = os.environ.get(ENV_SCENARIO, "scenarios/default.yaml")
     seed = int(os.environ[ENV_SEED]) if os.environ.get(ENV_SEED) else None
-    return source, load(source, [] if seed is None else [f"seed={seed}"]), seed
+    scale = float(os.environ.get(ENV_SCALE) or 1)
+    return source, load(source, [] if seed is None else [f"seed={seed}"], scale), seed, scale
 
 
 # --------------------------------------------------------------------------- the server
@@ -979,6 +982,7 @@ def serve(
     port: int = 8765,
     seed: int | None = None,
     allow_hosts: typing.Sequence[str] = (),
+    scale: float = 1.0,
 ) -> int:
     """Serve the page for one scenario file until Ctrl-C (or SIGTERM); print its address.
 
@@ -992,6 +996,7 @@ def serve(
         port: port to listen on (0: any free port; the printed address says which).
         seed: seed for the page's models (default: the scenario's).
         allow_hosts: more host names, addresses or origins the page answers (``--allow-host``).
+        scale: ``--scale``: the organisation this many times larger (:func:`silosim.scenario.scaled`).
 
     Returns:
         0 when stopped by Ctrl-C or SIGTERM, 1 when the address cannot be used (e.g. the port is busy).
@@ -1003,7 +1008,7 @@ def serve(
     address = resolve_host(host, check_port(port))
     extra = [allow_host_entry(entry) for entry in allow_hosts]
     source = str(Path(scenario).resolve())
-    base = load(source, [] if seed is None else [f"seed={seed}"])
+    base = load(source, [] if seed is None else [f"seed={seed}"], scale)
     try:
         sock = _listen(address)
     except OSError as exc:
@@ -1021,6 +1026,9 @@ def serve(
         allowed = allowed_hosts(address, bound_port, extra, socket.gethostname())
         url_host = f"[{host.strip('[]')}]" if ":" in host else host
         print(f"silosim viz: {base.name} at http://{url_host}:{bound_port}/  (Ctrl-C to stop)", flush=True)
+        os.environ.pop(ENV_SCALE, None)  # the page reads the scale as it reads the seed (page_scenario)
+        if scale != 1:
+            os.environ[ENV_SCALE] = repr(float(scale))
         return _run(sock, source, seed, allowed)
     finally:
         sock.close()
