@@ -7,8 +7,10 @@ small model's) and notes its resident memory: the baseline. It then builds the s
 ``ru_maxrss`` where the reset is not available) minus the baseline, to compare with
 ``silosim.resources.estimate_memory``, which counts the model only.
 
-    python benchmarks/bench_memory.py                 # every case (about 2 minutes, up to 1.5 GiB)
-    python benchmarks/bench_memory.py --cases 1e4 1e5 --steps 10
+    python benchmarks/bench_memory.py                 # every case (about 5 minutes, up to 4.5 GiB)
+    python benchmarks/bench_memory.py --cases 1e4 1e5 --steps 10    # quick
+
+Exits 1 when an estimate is below the measured peak or more than twice it (:data:`LOW`, :data:`HIGH`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+LOW, HIGH = 1.0, 2.0  # the estimate is meant to err high, within a factor of two
 
 
 def _default() -> dict:
@@ -96,6 +99,14 @@ CASES = {
         "200,000 in one group, 300 steps, traits 2",
         lambda steps: one_group(300, 200_000) | {"dynamics": {"traits": 2}},
     ),
+    "items": (
+        "default, 100,000, item_lifetime 1,000 (26,432 item slots)",
+        lambda steps: scaled(100_000, steps, item_lifetime=1_000),
+    ),
+    "records": (
+        "default, 10,000, 2,000 steps measured every step",
+        lambda steps: scaled(10_000, 2_000) | {"metrics": {"every": 1}},
+    ),
     "memberships": ("100,000 × 20 communities joined", many_memberships),
     "headcount": ("5 departments × 1,000,000 headcount", big_headcount),
     "cm_exchanges": ("100 CMs × 5 communities × cm_exchanges 10,000", big_cm_exchanges),
@@ -167,8 +178,8 @@ def in_child(case: str, steps: int) -> dict:
     return json.loads(done.stdout)
 
 
-def main() -> None:
-    """Run the cases, each in its own process, and print estimate against measured peak."""
+def main() -> int:
+    """Run the cases, each in its own process, print estimate against measured peak; 1 if one is off."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--steps", type=int, default=20, help="steps of the cases that do not set their own")
@@ -176,20 +187,22 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(CASES[args.child][1](args.steps))))
-        return
+        return 0
     header = "| case | agents | steps | estimate MiB | measured MiB | estimate / measured | peak phase (estimated) "
     header += "| ties/agent measured, estimated | s |"
     print(header)
     print("|" + "---|" * 9)
-    base = None
+    base, ratios, failed = None, [], False
     for case in args.cases:
         label, build = CASES[case]
         steps = copy.deepcopy(build(args.steps))["steps"]
         row = in_child(case, args.steps)
         if "error" in row:
             print(f"| {label} | | {steps} | | | failed: {row['error']} | | | |", flush=True)
+            failed = True
             continue
         base = row["base"]
+        ratios.append(row["estimate"] / max(row["measured"], 1))
         mib = 2**20
         print(
             f"| {label} | {row['agents']:,} | {steps} | {row['estimate'] / mib:,.1f} | {row['measured'] / mib:,.1f} "
@@ -199,7 +212,15 @@ def main() -> None:
         )
     if base is not None:
         print(f"\nbaseline (interpreter, libraries, compiled loops): {base / 2**20:.0f} MiB resident")
+    if ratios:
+        off = [r for r in ratios if not LOW <= r <= HIGH]
+        print(
+            f"estimate / measured: {min(ratios):.2f}-{max(ratios):.2f}"
+            + (f"; {len(off)} outside {LOW}-{HIGH}" if off else "")
+        )
+        failed = failed or bool(off)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

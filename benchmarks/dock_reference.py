@@ -14,7 +14,7 @@ seeds, to tell it apart from the reference: it must.
     python benchmarks/dock_reference.py --scenario small_default
 
 Organisations (a few hundred agents each), all with the docking dynamics
-(:data:`DOCKING`: items live 20 steps, more of them, cross-posting at 15
+(:data:`DOCKING`: items live 20 steps, more of them, cross-posting at 7.5
 exchanges an item, burn-in 40 steps, window 80), so that a 120-step run
 measures a few hundred items and its outcome varies from seed to seed:
 
@@ -56,7 +56,7 @@ MEASURES = ("cross_reach", "silo_count", "largest_merged_share", "ei_index")
 ALPHA = 0.05
 STEPS = 120
 DOCKING = {
-    "dynamics": {"practice_rate": 0.2, "insight_rate": 0.01, "relay_cost": 15.0, "item_lifetime": 20},
+    "dynamics": {"practice_rate": 0.2, "insight_rate": 0.01, "relay_cost": 7.5, "item_lifetime": 20},
     "metrics": {"burn_in": 40, "window": 80, "verdict": {"silo_floor": 0.1}},
 }
 
@@ -139,7 +139,7 @@ def _more_ambassadors(data: dict, count: int = 30) -> dict:
 
 # A real change per measure that the power check must detect: (what it is, the changed raw scenario data)
 CHANGES: dict[str, tuple[str, Callable[[dict], dict]]] = {
-    "cross_reach": ("relay_cost 15 → 20", lambda data: _set(data, "dynamics", relay_cost=20.0)),
+    "cross_reach": ("relay_cost 7.5 → 10", lambda data: _set(data, "dynamics", relay_cost=10.0)),
     "silo_count": ("owner_only cross-posting", lambda data: _set(data, "ownership", cross_posting="owner_only")),
     "largest_merged_share": (
         "owner_only cross-posting",

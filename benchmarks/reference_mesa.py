@@ -14,11 +14,13 @@ A step:
 
 1. **capacity and cross-posting**: a department's budget is headcount × reach
    exchanges a step, a community manager's ``cm_exchanges`` × capacity (none
-   for an actor in no community). Actors allowed to cross-post
-   (``rules.relay_rights``), in random order, post the live items they know,
-   newest first, into each community they may post in where the item is
-   missing, up to budget / ``relay_cost`` posts (stochastically rounded;
-   ``relay_cost`` 0: no limit). Then, under ``open``, stakeholders in several
+   for an actor in no community; an actor without budget takes part
+   nowhere). Actors allowed to cross-post (``rules.relay_rights``), in random
+   order, post the live items they know, newest first, into each community
+   they may post in where the item is missing, as many posts as the capacity
+   they set aside allows at ``relay_cost`` each: ``relay_share`` of each
+   step's budget, what is not spent carried over, up to one post's cost beyond
+   a step's share (``relay_cost`` 0: no limit). Then, under ``open``, stakeholders in several
    communities, with chance activity × ``relay_rate`` (÷ ``relay_cost`` when
    above 1), post the newest live item they know into one of their
    communities where it is missing, and spend their step on it;
@@ -30,11 +32,12 @@ A step:
    exchanges with members met that way, spread over its communities by its
    posting share. The step's exchanges are then played in a random order
    (federated councils after them: every pair of council members);
-3. in every exchange both sides read the community's feed and each, with
-   chance ``word_of_mouth``, tells the other every item it knows (a council
-   meeting: everything both ways, no feed); an actor, being many people,
-   takes in what an exchange brings with chance 1 / its budget only, so it
-   learns at the rate of one person. Axelrod's rule reads the traits
+3. in every exchange both sides read the community's feed (an actor, being
+   many people, with chance 1 / its budget only, so it reads at the rate of
+   one person) and each, with chance ``word_of_mouth``, tells the other every
+   item it knows, unless the other is an actor (what its people hear in
+   conversation does not become what a department knows); a council meeting:
+   everything both ways, no feed. Axelrod's rule reads the traits
    at the start of the step (synchronous): the pair interacts with
    probability equal to their share of identical features, and the initiator
    adopts one differing feature, at most one a step (from its first such
@@ -47,7 +50,8 @@ A step:
    ``practice_rate``) practices in its communities (by effort), each
    stakeholder exchange an insight with chance ``insight_rate``: an item is
    known by its originator and posted in its community's feed;
-5. an item lives ``item_lifetime`` steps; when it ends, the share of each
+5. an item is read in the exchanges of the ``item_lifetime`` steps after the
+   one it appeared in; when it ends, the share of each
    community's members who knew it (at home every member, elsewhere those
    not also members of the origin) is its flow. Every ``metrics.every`` steps
    (and at the last) an interval of flows closes; the measures pool the
@@ -119,7 +123,7 @@ class Member(mesa.Agent):
         self.communities: list[int] = []  # where it takes part
         self.relay_into: list[int] = []  # communities it may cross-post into
         self.interactions: list[tuple[Member, int]] = []  # this step's (partner, community) whose tie I keep
-        self.listen = 1.0  # chance of taking in what an exchange brings (an actor: one person's share)
+        self.reads = 1.0  # chance of reading the feed where it exchanges (an actor: one person's share)
 
     def keep_ties(self) -> None:
         """Decay my ties; strengthen each one used this step once; form at most one new tie; drop weak ones."""
@@ -199,6 +203,7 @@ class Actor(Member):
         self.budget = 0.0  # capacity per step, in exchanges
         self.effort: dict[int, float] = {}  # community → exchanges per step with the whole budget
         self.spent = 0.0  # capacity spent cross-posting this step
+        self.credit = 0.0  # capacity set aside for cross-posting, carried over up to one post's cost more
         self.owns: list[int] = []
 
     def cross_post(self) -> None:
@@ -209,9 +214,10 @@ class Actor(Member):
             return
         if cost <= 0:
             quota = math.inf
-        else:
-            raw = self.budget / cost
-            quota = int(raw) + (self.random.random() < raw - int(raw))
+        else:  # relay_share of each step's budget is set aside; unspent, it is carried over, up to one post's cost more
+            aside = self.budget * m.dyn.relay_share
+            self.credit = min(self.credit + aside, aside + cost)
+            quota = math.floor(self.credit / cost + 1e-9)
         start = self.random.randrange(m.n_communities)  # which community comes first, cycling
         into = sorted(self.relay_into, key=lambda c: (c - start) % m.n_communities)
         posts = 0
@@ -223,6 +229,7 @@ class Actor(Member):
                     m.feeds[c].add(item)
                     posts += 1
         self.spent = posts * cost if cost > 0 else 0.0
+        self.credit -= self.spent
 
     def step(self) -> None:
         """What is left of my budget: exchanges with members met at random in my communities."""
@@ -289,15 +296,17 @@ class ReferenceModel(mesa.Model):
         # ownership (configuration, reused from silosim.rules): budgets, efforts, cross-posting rights
         a = rules.assign(scenario)
         self.assignment = a
-        participates = np.vstack([a.posting > 0, a.animates])
-        rights = rules.relay_rights(scenario.ownership.cross_posting, participates, a.brokers)
         spread = np.vstack([a.posting, a.animates.astype(float)])
         budgets = [d.headcount * d.reach for d in org.departments]
         budgets += [dyn.cm_exchanges * m.capacity for m in org.community_managers]
+        budgets = np.where(spread.sum(axis=1) > 0, budgets, 0.0)  # an actor in no community spends nothing
+        # an actor with no capacity takes part nowhere
+        participates = np.vstack([a.posting > 0, a.animates]) & (budgets[:, None] > 0)
+        rights = rules.relay_rights(scenario.ownership.cross_posting, participates, a.brokers)
         for i, actor in enumerate(self.actors):
             total = spread[i].sum()
-            actor.budget = budgets[i] if total > 0 else 0.0
-            actor.listen = 1 / max(actor.budget, 1)  # many people: it learns at the rate of one
+            actor.budget = float(budgets[i])
+            actor.reads = 1 / max(actor.budget, 1)  # many people: it reads at the rate of one
             actor.effort = {int(c): actor.budget * spread[i, c] / total for c in np.flatnonzero(participates[i])}
             actor.communities = list(actor.effort)
             actor.relay_into = [int(c) for c in np.flatnonzero(rights[i])]
@@ -312,7 +321,6 @@ class ReferenceModel(mesa.Model):
                     s.relay_into = list(s.communities)
                     self.relaying_stakeholders.append(s)
         self.council_members = [by_name[name] for name in a.council]
-        self.owner_of = [by_name[owner] for owner in a.owners]
         target = scenario.metrics.insight_target or ("rnd" if "rnd" in by_name else None)
         self.insight_target = next((d for d in self.departments if d.name == target), None)
         glue = by_name[scenario.ownership.glue] if scenario.ownership.rule == "glue" else None
@@ -384,7 +392,7 @@ class ReferenceModel(mesa.Model):
                 item = self.items[item_id]
                 if item.insight and item.reached_at < 0:
                     item.reached_at = self.steps
-        ending = [i for i, item in self.items.items() if item.born <= self.steps - self.dyn.item_lifetime + 1]
+        ending = [i for i, item in self.items.items() if item.born <= self.steps - self.dyn.item_lifetime]
         if ending:
             self.retire(ending)
         if self.steps % self.config.metrics.every == 0 or self.steps >= self.config.steps:
@@ -405,15 +413,16 @@ class ReferenceModel(mesa.Model):
                 a.known |= b.known
                 b.known |= a.known
             else:
-                a_listens, b_listens = self.random.random() < a.listen, self.random.random() < b.listen
-                a_talks, b_talks = self.random.random() < word_of_mouth, self.random.random() < word_of_mouth
                 feed = self.feeds[c]
-                heard_a = feed | b.known if b_talks else feed
-                heard_b = feed | a.known if a_talks else feed
-                if a_listens:
-                    a.known |= heard_a
-                if b_listens:
-                    b.known |= heard_b
+                if self.random.random() < a.reads:
+                    a.known |= feed
+                if self.random.random() < b.reads:
+                    b.known |= feed
+                # word of mouth: each side may tell the other what it knows; an actor is told nothing
+                if self.random.random() < word_of_mouth and isinstance(b, Stakeholder):
+                    b.known |= a.known
+                if self.random.random() < word_of_mouth and isinstance(a, Stakeholder):
+                    a.known |= b.known
             if interacted:  # an actor engaging a stakeholder: the stakeholder keeps the tie
                 holder, other = (b, a) if isinstance(a, Actor) and isinstance(b, Stakeholder) else (a, b)
                 holder.interactions.append((other, c))

@@ -59,6 +59,15 @@ def reach(r: float) -> dict:
     return {"organization.departments.marketing.reach": r}
 
 
+def room_reach(r: float) -> dict:
+    """The added mail room's reach (its capacity, in both arms)."""
+    return {"organization.departments.mail_room.reach": r}
+
+
+MAIL_ROOM = {"name": "mail_room", "headcount": 20, "reach": 0.5, "openness": 0.5}  # involved nowhere: owns nothing
+ROOM_GLUE = {"ownership.rule": "glue", "ownership.glue": "mail_room"}
+
+
 COVERED_ELSEWHERE = (
     "Not re-run here: identical sweep results across executors, bench_scale speed and bad-input exit codes "
     "are covered by the tests (tests/test_sweep.py, tests/test_cli.py, tests/test_hardening.py) and "
@@ -102,7 +111,7 @@ class Plan:
         self.cases: dict[str, dict] = {}
 
     def case(self, label: str = "default", sets: dict | None = None, scale: float = 1, steps: int | None = None) -> str:
-        """Register ``default``, ``glue`` (default + glue marketing) or ``disjoint`` with overrides; its name."""
+        """Register ``default``, ``glue`` (glue marketing), ``room``/``room_glue`` (a mail room added, as glue), ``disjoint``."""
         steps, sets = steps or self.steps, sets or {}
         name = label + (f" k={scale:g}" if scale != 1 else "") + (f" T={steps}" if steps != self.steps else "")
         name += "".join(f" {key.rsplit('.', 1)[-1]}={value}" for key, value in sets.items())
@@ -111,7 +120,10 @@ class Plan:
                 data = disjoint(steps)
             else:
                 data = apply_override(to_dict(self.base), "steps", steps)
-                for key, value in (GLUE if label == "glue" else {}).items():
+                if label.startswith("room"):  # the default organisation with a mail room that owns nothing
+                    data["organization"]["departments"].append(dict(MAIL_ROOM))
+                glue = {"glue": GLUE, "room_glue": ROOM_GLUE}.get(label, {})
+                for key, value in glue.items():
                     data = apply_override(data, key, value)
             for key, value in sets.items():
                 data = apply_override(data, key, value)
@@ -252,7 +264,11 @@ def check_cost(runs: pd.DataFrame, plan: Plan) -> tuple[str, str, bool]:
 
     zero = mean_ci(delta(0))
     ok_a = zero[1] <= 0 <= zero[2] or (zero[0] == 0 and np.isnan(zero[1]))
-    curve = {r: delta(r) for r in plan.reaches}
+    def room_delta(r: float) -> np.ndarray:
+        return values(runs, plan.case("room_glue", room_reach(r))) - values(runs, plan.case("room", room_reach(r)))
+
+    curve = {r: room_delta(r) for r in plan.reaches}
+    owner = {r: float(np.nanmean(delta(r))) for r in plan.reaches}
     means = [float(np.nanmean(curve[r])) for r in plan.reaches]
     errors = [se(curve[r]) for r in plan.reaches]
     rising = all(means[i + 1] >= means[i] - math.hypot(errors[i], errors[i + 1]) for i in range(len(means) - 1))
@@ -267,7 +283,10 @@ def check_cost(runs: pd.DataFrame, plan: Plan) -> tuple[str, str, bool]:
     text = (
         f"(a) reach 0: Δ {ci(zero, 4)}; (b) Δ by reach "
         + ", ".join(f"{r:g}: {m:.3f}±{e:.3f}" for r, m, e in zip(plan.reaches, means, errors, strict=True))
-        + f" (mean±SE), at {plan.reaches[-1]:g}: {ci(top)}; (c) glue's exchanges in its own communities "
+        + f" (mean±SE), at {plan.reaches[-1]:g}: {ci(top)} [a mail room that owns nothing as glue, 20 people; "
+        "marketing as glue, which leaves its own brand page for it, by its reach: "
+        + ", ".join(f"{r:g}: {owner[r]:+.3f}" for r in plan.reaches)
+        + "]; (c) glue's exchanges in its own communities "
         f"{np.mean(engaged):.0f} relaying vs {np.mean(closed):.0f} closed, Δ {ci(local, 0)}, "
         f"its relay_load {np.mean(load):.2f}"
     )
@@ -330,6 +349,8 @@ def register(plan: Plan) -> None:
     for r in (0, *plan.reaches):
         plan.case("default", reach(r))
         plan.case("glue", reach(r))
+        plan.case("room", room_reach(r))
+        plan.case("room_glue", room_reach(r))
 
 
 # --------------------------------------------------------------------------- output

@@ -7,11 +7,12 @@ here as dicts, check what the model must give whatever the random draws.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from silosim import dynamics, resources, scenario
+from silosim import dynamics, metrics, resources, scenario
 from silosim.dynamics import Exchanges, ItemStore, World
 from silosim.model import MEASURES, SiloModel
 
@@ -30,7 +31,8 @@ def tiny_world(
     Actors spend ``budget`` (default 0) spread evenly over their communities and may cross-post
     into ``rights`` (default: nowhere). Stakeholders are visible (weight 1) but inactive (activity 0:
     they start nothing unless a test sets it), actors invisible, so an actor's exchanges always find
-    a stakeholder partner and are all counted. Everyone takes in every exchange (``listen`` 1).
+    a stakeholder partner and are all counted. Everyone reads the feed of every exchange (``reads`` 1);
+    actors start with no relay credit saved.
     """
     n = len(memberships)
     member = np.zeros((n, n_communities), dtype=bool)
@@ -49,7 +51,8 @@ def tiny_world(
     )
     actors = member[:n_actors]
     world.budget = np.zeros(n_actors) if budget is None else np.asarray(budget, dtype=float)
-    world.listen = np.ones(n)
+    world.reads = np.ones(n)
+    world.relay_credit = np.zeros(n_actors)
     world.effort = world.budget[:, None] * actors / np.maximum(actors.sum(axis=1, keepdims=True), 1)
     dynamics.build_members(world, actors, n_actors)
     visible = np.where(np.arange(n) < n_actors, 0.0, 1.0)
@@ -104,12 +107,13 @@ def relay_world(budget: list[float]) -> tuple[World, ItemStore]:
     return world, items
 
 
-def test_relay_posts_newest_first_up_to_budget_over_cost():
+def test_relay_posts_newest_first_up_to_the_credit_over_cost():
+    # share 1 (the default), nothing saved yet: credit 0 + 30 × 1 = 30, quota floor(30 / 10) = 3
     world, items = relay_world([30.0, 0.0])
     posts, spent, busy = dynamics.relay(world, items, np.random.default_rng(0), 10.0, 0.0, 2)
-    assert posts.tolist() == [3, 0]  # floor(30 / 10); actor 1 has no budget
+    assert posts.tolist() == [3, 0]  # actor 1 has no budget
     assert spent.tolist() == [30.0, 0.0]
-    assert (posts * 10.0 <= world.budget).all()
+    assert world.relay_credit.tolist() == [0.0, 0.0]  # 30 − 3 × 10; actor 1 saved nothing
     assert busy.size == 0
     # newest first, each item into every community missing it before the next item:
     # item 3 into communities 1 and 2, then item 2 into one of them
@@ -133,20 +137,70 @@ def test_an_actor_with_no_budget_never_cross_posts_what_it_knows():
     items.known[1] = items.known[0]  # both actors know every item and may post everywhere
     for seed in range(20):
         for cost in (0.0, 1.0, 10.0):
-            posts, spent, _ = dynamics.relay(world, items, np.random.default_rng(seed), cost, 0.0, 2)
-            assert posts.tolist() == [0, 0] and spent.tolist() == [0.0, 0.0]
+            for share in (0.5, 1.0):
+                posts, spent, _ = dynamics.relay(world, items, np.random.default_rng(seed), cost, 0.0, 2, share)
+                assert posts.tolist() == [0, 0] and spent.tolist() == [0.0, 0.0]
+    assert world.relay_credit.tolist() == [0.0, 0.0]  # 0 × share saved, whatever the cost
     assert items_of(items.posted[1]) == items_of(items.posted[2]) == []
 
 
-def test_relay_rounds_a_fractional_quota_stochastically():
-    # budget 25, cost 10: 2 or 3 posts, 2.5 on average; at most ceil(budget / cost) in a step
-    draws = []
-    for seed in range(400):
-        world, items = relay_world([25.0, 0.0])
-        posts, spent, _ = dynamics.relay(world, items, np.random.default_rng(seed), 10.0, 0.0, 2)
-        assert posts[0] in (2, 3) and spent[0] == 10.0 * posts[0]
-        draws.append(posts[0])
-    assert np.mean(draws) == pytest.approx(2.5, abs=0.1)
+def plenty_world(budget: float) -> tuple[World, ItemStore]:
+    """Actor 0 in communities 0, 1, 2 with the right to post in all, knowing 300 items posted in 0 only.
+
+    600 posts are possible: an actor that posts at most a few a step always has something to post.
+    """
+    world = tiny_world([{0, 1, 2}, {0}, {1}, {2}], 1, 3, budget=[budget], rights=[{0, 1, 2}])
+    items = store_with(world, 1024, [0] * 300, [[0]] * 300)
+    return world, items
+
+
+def relay_for(world: World, items: ItemStore, steps: int, cost: float, share: float) -> tuple[list, list]:
+    """Actor 0's posts and its relay credit (after the posts) in each of ``steps`` steps."""
+    posts, credit = [], []
+    for step in range(steps):
+        p, spent, _ = dynamics.relay(world, items, np.random.default_rng(step), cost, 0.0, 1, share)
+        assert spent[0] == p[0] * cost  # every post costs exactly `cost`
+        posts.append(int(p[0]))
+        credit.append(float(world.relay_credit[0]))
+    return posts, credit
+
+
+def test_relay_credit_below_one_post_a_step_posts_once_every_few_steps_and_loses_nothing():
+    # budget 3, share 0.5: 1.5 saved a step; a post costs 4: 3 posts every 8 steps (one each 8/3 steps).
+    # credit (before → posts → after): 1.5 → 0; 3.0 → 0; 4.5 → 1 → 0.5; 2.0; 3.5; 5.0 → 1 → 1.0; 2.5;
+    # 4.0 → 1 → 0.0; then the same again
+    world, items = plenty_world(3.0)
+    posts, credit = relay_for(world, items, 24, 4.0, 0.5)
+    assert posts == [0, 0, 1, 0, 0, 1, 0, 1] * 3
+    assert credit == [1.5, 3.0, 0.5, 2.0, 3.5, 1.0, 2.5, 0.0] * 3
+    assert sum(posts) == 9  # 24 × 3 × 0.5 / 4
+    for t in range(1, 25):  # never more than the credit allows: what was spent ≤ what was set aside
+        assert sum(posts[:t]) * 4.0 <= t * 3.0 * 0.5
+    assert len(items_of(items.posted[1])) + len(items_of(items.posted[2])) == 9
+
+
+def test_relay_credit_above_one_post_a_step_carries_the_fraction_over():
+    # budget 12, share 0.5: 6 saved a step, cost 4: 1.5 posts a step. credit 6 → 1 → 2; 8 → 2 → 0; again
+    world, items = plenty_world(12.0)
+    posts, credit = relay_for(world, items, 24, 4.0, 0.5)
+    assert posts == [1, 2] * 12
+    assert credit == [2.0, 0.0] * 12
+    assert sum(posts) == 36  # 24 × 1.5: no fraction of a post lost to rounding
+    for t in range(1, 25):
+        assert sum(posts[:t]) * 4.0 <= t * 12.0 * 0.5
+
+
+def test_relay_credit_saved_while_there_is_nothing_to_post_is_capped_at_one_post_beyond_a_step():
+    # budget 3, share 0.5, cost 4: saving stops at 1.5 + 4 = 5.5, so a long quiet spell buys one post, not many
+    world, items = plenty_world(3.0)
+    items.known[0] = 0  # nothing to post
+    posts, credit = relay_for(world, items, 10, 4.0, 0.5)
+    assert posts == [0] * 10
+    assert credit == [1.5, 3.0, 4.5, 5.5, 5.5, 5.5, 5.5, 5.5, 5.5, 5.5]
+    items.known[0] = items.posted[0]  # the 300 items again
+    posts, credit = relay_for(world, items, 3, 4.0, 0.5)
+    assert posts == [1, 0, 1]  # min(5.5 + 1.5, 5.5) = 5.5 → 1 post, 1.5 left; 3.0; 4.5 → 1 post
+    assert credit == [1.5, 3.0, 0.5]
 
 
 def test_posting_leaves_less_capacity_for_exchanges():
@@ -161,10 +215,12 @@ def test_posting_leaves_less_capacity_for_exchanges():
     assert (ex.initiator == 0).sum() == 30  # 20 spent cross-posting: 30 left
     ex = dynamics.start_exchanges(world, rng, 0.1, 1, np.array([50.0]), none)
     assert ex.initiator.size == 0
-    # through relay: two items known by the actor, missing from community 1, cost 10 each
+    # through relay: two items known by the actor, missing from community 1, cost 10 each; share 0.5 sets
+    # 25 aside: quota floor(25 / 10) = 2, both posted, 5 saved for the next step
     items = store_with(world, 1024, [0, 0], [[0], [0]])
-    posts, spent, busy = dynamics.relay(world, items, rng, 10.0, 0.0, 1)
+    posts, spent, busy = dynamics.relay(world, items, rng, 10.0, 0.0, 1, 0.5)
     assert posts.tolist() == [2] and spent.tolist() == [20.0]
+    assert world.relay_credit.tolist() == [5.0]
     assert (dynamics.start_exchanges(world, rng, 0.1, 1, spent, busy).initiator == 0).sum() == 30
 
 
@@ -243,23 +299,77 @@ def test_word_of_mouth_zero_passes_nothing_beyond_the_feed():
         assert known(items) == [[0, 1, 2, 3], [2, 3], [0, 1], [2, 3]]
 
 
-def test_an_actor_takes_in_an_exchange_with_chance_listen_but_always_tells():
-    # actor 0 and stakeholders 1, 2 in community 0; the actor knows item 1, the feed holds item 0
-    world = tiny_world([{0}, {0}, {0}], 1, 1, budget=[4.0])
-    items = store_with(world, 1024, [0, 0], [[2], [0]])
-    items.posted[0] &= ~(dynamics.ONE << np.uint64(1))  # item 1: the actor's own, not in the feed
-    world.listen[0] = 0.0
-    dynamics.interact(world, items, exchange([0], [1], [0]), np.random.default_rng(0), 1.0)
-    assert known(items) == [[1], [0, 1], [0]]  # the stakeholder reads the feed and is told; the actor hears nothing
-    dynamics.interact(world, items, exchange([2], [0], [dynamics.ORG_CHANNEL]), np.random.default_rng(0), 0.0)
-    assert known(items)[0] == [0, 1]  # in council an actor always takes in what it is told
-    world.listen[0] = 1.0
-    dynamics.interact(world, items, exchange([1], [0], [0]), np.random.default_rng(0), 0.0)
-    assert known(items)[0] == [0, 1]
-    # in the model an actor takes in one exchange's news per step on average: listen = 1 / budget
+def actor_world() -> tuple[World, ItemStore]:
+    """Actors 0 and 1 (budget 4) and stakeholders 2 and 3, all in community 0.
+
+    Item 0 is in community 0's feed (posted by 3); items 1, 2 and 3 are private to 0, 2 and 1 (not in any feed).
+    """
+    world = tiny_world([{0}, {0}, {0}, {0}], 2, 1, budget=[4.0, 4.0])
+    items = store_with(world, 1024, [0, 0, 0, 0], [[3], [0], [2], [1]])
+    items.posted[0, 0] = dynamics.ONE  # only item 0 stays in the feed
+    assert items_of(items.posted[0]) == [0]
+    assert known(items) == [[1], [3], [2], [0]]
+    return world, items
+
+
+def test_an_actor_reads_a_feed_at_chance_reads_and_is_never_told():
+    world, items = actor_world()
+    world.reads[:2] = 0.0
+    dynamics.interact(world, items, exchange([0], [2], [0]), np.random.default_rng(0), 1.0)
+    # stakeholder 2 reads the feed (item 0) and is told item 1 by the actor; the actor reads nothing and is not told
+    assert known(items) == [[1], [3], [0, 1, 2], [0]]
+    world.reads[0] = 1.0
+    dynamics.interact(world, items, exchange([2], [0], [0]), np.random.default_rng(0), 1.0)
+    assert known(items)[0] == [0, 1]  # it reads the feed now, and is still not told item 2
+    # reads 0.25: in about a quarter of its exchanges the actor reads the feed; the stakeholder always does
+    read = []
+    for seed in range(400):
+        world, items = actor_world()
+        world.reads[:2] = 0.25
+        dynamics.interact(world, items, exchange([0], [2], [0]), np.random.default_rng(seed), 0.0)
+        assert known(items)[0] in ([1], [0, 1]) and known(items)[2] == [0, 2]
+        read.append(known(items)[0] == [0, 1])
+    assert np.mean(read) == pytest.approx(0.25, abs=0.06)
+    # in the model an actor reads one exchange's feed per step on average: reads = 1 / budget
     model = SiloModel(scenario.from_dict(two_communities(steps=1)))
     assert model.world.budget.tolist() == [5.0, 5.0]
-    assert model.world.listen[:2].tolist() == [0.2, 0.2] and (model.world.listen[2:] == 1).all()
+    assert model.world.reads[:2].tolist() == [0.2, 0.2] and (model.world.reads[2:] == 1).all()
+
+
+def test_word_of_mouth_one_never_tells_an_actor_but_an_actor_tells_a_stakeholder():
+    for a, b in ((0, 2), (2, 0)):  # whoever starts the exchange
+        world, items = actor_world()
+        world.reads[:2] = 0.0  # the actors read no feed: only what is told moves to them
+        dynamics.interact(world, items, exchange([a], [b], [0]), np.random.default_rng(0), 1.0)
+        assert known(items) == [[1], [3], [0, 1, 2], [0]]  # 2 learns the actor's item 1; the actor not 2's item 2
+    world, items = actor_world()
+    world.reads[:2] = 0.0
+    dynamics.interact(world, items, exchange([0, 2], [1, 3], [0, 0]), np.random.default_rng(0), 1.0)
+    # an actor does not tell another actor anything either; stakeholders 2 and 3 pool their items and the feed
+    assert known(items) == [[1], [3], [0, 2], [0, 2]]
+    dynamics.interact(world, items, exchange([1, 3], [3, 2], [0, 0]), np.random.default_rng(0), 1.0)
+    assert known(items) == [[1], [3], [0, 2, 3], [0, 2, 3]]  # actor 1's item 3 goes on from 3 to 2
+    # a council meeting is not word of mouth: owners in council tell each other everything (no feed)
+    dynamics.interact(world, items, exchange([0], [1], [dynamics.ORG_CHANNEL]), np.random.default_rng(0), 0.0)
+    assert known(items)[:2] == [[1, 3], [1, 3]]
+
+
+def test_a_stakeholder_told_by_a_stakeholder_learns_everything_the_teller_knows():
+    # stakeholders 0 and 1 in community 0, 2 in community 1, 3 in community 2; 201 items over four words:
+    # 0-99 from community 1 (by 2), 100-199 from community 2 (by 3), 200 in community 0's feed (by 0)
+    for a, b in ((0, 1), (1, 0)):
+        world = tiny_world([{0}, {0}, {1}, {2}], 0, 3)
+        items = store_with(world, 1024, [1] * 100 + [2] * 100 + [0], [[2]] * 100 + [[3]] * 100 + [[0]])
+        teller = set(range(0, 200, 3)) | {200}  # items of communities 1 and 2 whose feeds 1 never reads
+        for slot in teller - {200}:
+            items.known[0, slot // 64] |= dynamics.ONE << np.uint64(slot % 64)
+        items.known[1, 0] |= dynamics.ONE << np.uint64(1)  # 1 knows item 1, which 0 does not
+        assert items_of(items.known[0]) == sorted(teller)
+        dynamics.interact(world, items, exchange([a], [b], [0]), np.random.default_rng(0), 1.0)
+        everything = sorted(teller | {1})
+        assert items_of(items.known[1]) == everything  # all the teller knew, its own item 1 and the feed
+        assert items_of(items.known[0]) == everything  # with chance 1 both tell
+        assert items_of(items.known[2]) == list(range(100)) and items_of(items.known[3]) == list(range(100, 200))
 
 
 def test_a_council_meeting_tells_everything_both_ways_without_a_feed():
@@ -343,9 +453,8 @@ def test_expire_retires_items_in_birth_order_one_lifetime_after_birth():
         ended = dynamics.expire(world, items, step, 5)
         if ended is not None:
             ended_at[step] = ended.origin.size
-    first = min(ended_at)
-    assert ended_at == {first: 1, first + 1: 1, first + 2: 1}  # one a step, as they were born
-    assert first - 1 in (4, 5)  # a lifetime (5 steps) after birth, counting the birth step or not
+    # born at b, retired at the end of step b + 5 (born <= step − lifetime): one a step, as they were born
+    assert ended_at == {6: 1, 7: 1, 8: 1}
     assert items.live().size == 0
     # a step that comes late retires everything overdue at once
     for step in (1, 2, 3):
@@ -439,40 +548,68 @@ def test_word_of_mouth_crosses_where_feeds_cannot():
     assert model.flow[0, 1] > 0 and model.flow[1, 0] > 0  # both ways, through the members of both
 
 
-def test_an_actor_without_budget_neither_exchanges_nor_posts():
+def test_an_actor_without_budget_is_no_member_and_neither_exchanges_nor_posts():
     data = two_communities(shared=40, word_of_mouth=0.1, cross_posting="open")
+    for community in data["communities"]:  # d0 and d1 take part in both: they read both feeds and cross-post
+        community["involvement"] |= {"d0": 0.9, "d1": 0.9}
+    without = SiloModel(scenario.from_dict(data)).world
     data["organization"]["departments"].append({"name": "idle", "headcount": 10, "reach": 0.0, "openness": 1.0})
     for community in data["communities"]:
-        community["involvement"]["idle"] = 0.5  # takes part in both, may post in both (open)
-    model = ran(data)
-    idle = 2
-    assert model.world.budget[idle] == 0.0 and model.world.relay_mask[idle] == 0b11
+        community["involvement"]["idle"] = 0.5  # posts in both, and would have the right to post there (open)
+    seen = []
+    interact = dynamics.interact
+
+    def noting(world, items, ex, rng, word_of_mouth):
+        seen.append(np.concatenate([ex.initiator, ex.partner]))
+        return interact(world, items, ex, rng, word_of_mouth)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dynamics, "interact", noting)
+        model = ran(data)
+    idle, world = 2, model.world
+    assert model.assignment.posting[idle].tolist() == [0.5, 0.5] and world.budget[idle] == 0.0
+    # no member anywhere: 60 + 40 stakeholders, d0 and d1 in each community, as without it; in c1 not in c0: b
+    assert world.member_count.tolist() == without.member_count.tolist() == [102, 102]
+    assert world.outside.tolist() == without.outside.tolist() == [[102, 60], [60, 102]]
+    assert idle not in world.members and world.belongs_ptr[idle + 1] == world.belongs_ptr[idle]
+    assert world.member_mask[idle] == 0 and world.relay_mask[idle] == 0  # open rights go to participants only
+    assert all(idle not in rows for rows in seen) and len(seen) == 30  # never engaged, never engages
     assert model.window_engaged[idle].tolist() == [0, 0]
     assert model.window_posts[idle] == 0
     assert model.window_engaged[:idle].sum() > 0 and model.window_posts[:idle].sum() > 0  # the others do
 
 
-def test_relays_in_the_model_never_spend_more_than_the_budget(monkeypatch):
-    # budgets 10 × 0.5 = 5 and cost 2.5: budget / cost is exactly 2, so the rounding never adds a third post
+def test_relays_in_the_model_spend_what_the_relay_share_saves_and_never_more(monkeypatch):
+    # budgets 10 × 0.5 = 5, share 0.5: 2.5 saved a step, up to 2.5 + 2.5 = 5; a post costs 2.5
     data = two_communities(shared=40, word_of_mouth=0.1, cross_posting="open", relay_cost=2.5, steps=40)
+    data["dynamics"]["relay_share"] = 0.5
     for community in data["communities"]:
         community["involvement"] |= {"d0": 0.9, "d1": 0.9}
     seen = []
     relay = dynamics.relay
 
-    def recording(world, items, rng, cost, rate, n_offset):
-        posts, spent, busy = relay(world, items, rng, cost, rate, n_offset)
-        seen.append((posts.copy(), spent.copy(), world.budget.copy()))
+    def recording(world, items, rng, cost, rate, n_offset, share=1.0):
+        assert (cost, share) == (2.5, 0.5)
+        before = world.relay_credit.copy()
+        posts, spent, busy = relay(world, items, rng, cost, rate, n_offset, share)
+        seen.append((posts.copy(), spent.copy(), world.budget.copy(), before, world.relay_credit.copy()))
         return posts, spent, busy
 
     monkeypatch.setattr(dynamics, "relay", recording)
     model = ran(data)
     assert len(seen) == 40
-    for posts, spent, budget in seen:
-        assert (posts * 2.5 <= budget).all() and np.array_equal(spent, posts * 2.5)
-    assert max(p.max() for p, _, _ in seen) == 2
-    assert model.window_posts.tolist() == np.sum([p for p, _, _ in seen], axis=0).tolist()
-    assert 0 < model.measures["relay_load"] <= 1
+    assert seen[0][3].tolist() == [0.0, 0.0]  # nothing saved before the first step
+    for posts, spent, budget, before, after in seen:
+        assert budget.tolist() == [5.0, 5.0]
+        assert np.array_equal(spent, posts * 2.5)
+        credit = np.minimum(before + 2.5, 5.0)  # by hand: saved, capped at a step's share + one post
+        assert (posts <= np.floor(credit / 2.5)).all() and (posts <= 2).all() and (spent <= budget).all()
+        np.testing.assert_allclose(after, credit - spent)
+        assert (after >= 0).all()
+    total = np.sum([p for p, *_ in seen], axis=0)
+    assert (total * 2.5 <= 40 * 2.5).all()  # over the run: never more than the share set aside (one post a step)
+    assert model.window_posts.tolist() == total.tolist()
+    assert 0 < model.measures["relay_load"] <= 0.5  # at most the share of the capacity goes to cross-posting
 
 
 def test_window_engaged_only_counts_communities_an_actor_takes_part_in():
@@ -537,11 +674,11 @@ def test_every_item_lives_its_lifetime_whatever_the_rate(monkeypatch):
 
 
 def test_an_item_is_read_in_item_lifetime_steps_of_exchanges(monkeypatch):
-    """An item lives ``item_lifetime`` steps: it should take part in that many steps of exchanges.
+    """An item lives ``item_lifetime`` steps: it takes part in that many steps of exchanges.
 
-    It is originated after the step's exchanges and retired ``item_lifetime - 1`` steps later, at the
-    end of a step, so it is live during ``item_lifetime - 1`` rounds of exchanges; with lifetime 1 an item
-    is never read by anyone but its originator (``dynamics.expire``: ``born <= step - lifetime + 1``).
+    It is originated after the exchanges of step b and retired at the end of step b + ``item_lifetime``
+    (``dynamics.expire``: ``born <= step - lifetime``), so it is live during the exchanges of steps
+    b + 1 … b + ``item_lifetime``; with lifetime 1 it is read in one step of exchanges.
     """
     data = islands(3, word_of_mouth=0.0, steps=40)
     data["dynamics"] |= {"item_lifetime": 5}
@@ -599,3 +736,38 @@ def test_same_scenario_and_seed_give_identical_measures_and_another_seed_does_no
     c = ran(data | {"seed": data["seed"] + 1})
     assert comparable(c.measures) != comparable(a.measures)
     assert not np.array_equal(c.flow, a.flow)
+
+
+def test_verdict_variants_recompute_the_verdict_with_each_threshold_moved():
+    """Each variant is metrics.verdict on the run's own window with one threshold × 0.5 or × 1.5."""
+    model = SiloModel(scenario.from_dict(_variants_scenario()))
+    while model.running:
+        model.step()
+    variants = model.verdict_variants()
+    thresholds = model.config.metrics.verdict.model_dump()
+    assert sorted(variants) == sorted(f"{k} x{f:g}" for k in thresholds for f in (0.5, 1.5))
+    present = model.world.member_count > 0
+    for key in thresholds:
+        for factor in (0.5, 1.5):
+            t = dict(thresholds, **{key: min(thresholds[key] * factor, 0.999 if key == "silo_floor" else 1.0)})
+            labels = metrics.silo_labels(model.flow, t.pop("silo_floor"), present)
+            expected = metrics.verdict(
+                metrics.largest_merged_share(labels, model.world.member_count),
+                metrics.silo_count(labels),
+                int(present.sum()),
+                model.measures["cross_reach"],
+                **t,
+            )
+            assert variants[f"{key} x{factor:g}"] == expected
+    # merged_reach × 1.5 (0.75) is stricter than as run: it can only turn merged into something else
+    if model.measures["verdict"] != "merged":
+        assert variants["merged_reach x1.5"] != "merged"
+
+
+def _variants_scenario() -> dict:
+    from silosim.scenario import load, to_dict
+
+    data = to_dict(load(Path(__file__).parent.parent / "scenarios" / "default.yaml"))
+    data["steps"], data["metrics"]["burn_in"], data["metrics"]["window"] = 60, 20, 40
+    data["dynamics"]["item_lifetime"] = 15
+    return data

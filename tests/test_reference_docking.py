@@ -87,7 +87,7 @@ def test_reference_is_plain_per_agent_mesa_on_the_same_population():
     assert set(dock_reference.MEASURES) | {"verdict", "time_to_insight", "relay_load"} <= m.keys()
     assert model.ties.number_of_edges() > 0
     assert max(d for _, d in model.ties.out_degree()) <= data.get("dynamics", {}).get("max_ties", 8)
-    # items live exactly item_lifetime steps: the live ones are those born in the last item_lifetime - 1 steps
+    # items live exactly item_lifetime steps of exchanges: the live ones were born in the last item_lifetime steps
     lifetime = data["dynamics"]["item_lifetime"]
-    assert set(model.items) == set(range(born[-lifetime], model.next_item))
+    assert set(model.items) == set(range(born[-lifetime - 1], model.next_item))
     assert all(set(feed) <= set(model.items) for feed in model.feeds.values())

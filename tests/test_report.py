@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from silosim.model import MEASURES
-from silosim.report import build_report, write_report
+from silosim.report import build_report, verdict_sensitivity, write_report
 from silosim.store import Store
 
 KEY = "organization.departments.marketing.reach"
@@ -264,3 +265,27 @@ def test_write_report_reads_the_store(tmp_path):
     assert (tmp_path / "report" / "timeseries.png").is_file()
     # rerunning replaces the report as a whole
     assert write_report(tmp_path) == path and path.is_file()
+
+
+def test_verdict_sensitivity_counts_each_threshold_variant_by_strategy():
+    """Shares as run and under each ±50% threshold variant, per strategy, by hand."""
+    variants = [
+        {"silo_floor x0.5": "merged", "silo_floor x1.5": "fragmented"},
+        {"silo_floor x0.5": "merged", "silo_floor x1.5": "siloed"},
+        {"silo_floor x0.5": "fragmented", "silo_floor x1.5": "fragmented"},
+    ]
+    runs = pd.DataFrame(
+        {
+            "strategy": ["a", "a", "b"],
+            "status": ["ok", "ok", "ok"],
+            "verdict": ["merged", "fragmented", "fragmented"],
+            "variants": [json.dumps(v) for v in variants],
+        }
+    )
+    rows = verdict_sensitivity(runs, ["a", "b"])
+    assert rows == [
+        ["as run", "50%/50%/0%", "0%/100%/0%"],
+        ["`silo_floor x0.5`", "100%/0%/0%", "0%/100%/0%"],
+        ["`silo_floor x1.5`", "0%/50%/50%", "0%/100%/0%"],
+    ]
+    assert verdict_sensitivity(runs.drop(columns="variants"), ["a", "b"]) == []  # an older store

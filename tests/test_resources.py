@@ -25,7 +25,7 @@ from silosim.resources import (
     size_text,
     smallest_limit,
 )
-from silosim.scenario import Scenario, load, to_dict
+from silosim.scenario import MAX_LIVE_ITEMS, Scenario, ScenarioError, load, to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 GiB = 2**30
@@ -165,7 +165,12 @@ def test_estimate_grows_with_every_size():
     assert estimate_memory(build(longer)) > base
     sizes = [estimate_memory(scaled(n)) for n in (10**3, 10**4, 10**5, 10**6, 10**7)]
     assert sizes == sorted(sizes)
-    assert sizes[4] / sizes[3] == pytest.approx(10, rel=0.05)  # linear in stakeholders
+    # linear in stakeholders, but for the item store: every agent keeps a bit per item slot, and the slots
+    # grow with the stakeholders' insights (quadratic); without insights the store keeps its 1,024 slots
+    flat = [estimate_memory(scaled(n, insight_rate=0.0)) for n in (10**6, 10**7)]
+    assert flat[1] / flat[0] == pytest.approx(10, rel=0.05)
+    items = [resources._estimate(scaled(n)).contributions["items"] for n in (10**6, 10**7)]
+    assert items[1] / items[0] == pytest.approx(100, rel=0.05)
 
 
 def test_an_event_raising_cm_exchanges_counts_at_its_largest():
@@ -217,7 +222,12 @@ def test_the_crash_cases_are_refused():
     assert memory_problem(huge_headcount(), available=24 * GiB).needed > 7 * 2**40  # 10**12 × reach 1 × 8 B+
     billion = memory_problem(billion_stakeholders(), available=24 * GiB)
     assert "1,000,000,000 stakeholders in 20 groups" in billion.message
-    assert 200 * GiB < billion.needed < 2000 * GiB  # 0.4-2 KiB per stakeholder
+    assert "known items" in billion.message  # their insights need a huge item store, a bit per agent each
+    no_insights = billion_stakeholders()
+    no_insights = no_insights.model_copy(
+        update={"dynamics": no_insights.dynamics.model_copy(update={"insight_rate": 0.0})}
+    )
+    assert 200 * GiB < memory_problem(no_insights, available=24 * GiB).needed < 2000 * GiB  # 0.4-2 KiB each
 
 
 def test_the_largest_valid_cm_load_is_refused():
@@ -262,6 +272,77 @@ def test_what_would_fit_is_about_right():
     fits = int(problem.message.rsplit("about ", 1)[1].split(" stakeholders")[0].replace(",", ""))
     assert memory_problem(scaled(int(fits * 0.9)), available=4 * GiB) is None
     assert memory_problem(scaled(int(fits * 1.1)), available=4 * GiB) is not None
+
+
+# --------------------------------------------------------------------------- the item store
+
+
+def test_item_slots_cover_the_largest_state_of_the_run():
+    data = default_data()
+    plain = resources.item_slots(build(data))
+    assert plain == max(1024, resources.item_slots(build(data)))
+    data["events"] = [{"at": 50, "set": {"dynamics.insight_rate": 0.02}}]
+    raised = build(data)
+    after = build(default_data() | {"dynamics": {**default_data()["dynamics"], "insight_rate": 0.02}})
+    assert resources.item_slots(raised) == resources.item_slots(after) > plain
+    # the estimate counts that store: a bit per slot for every agent
+    assert (
+        estimate_memory(raised) - estimate_memory(build(default_data()))
+        > 5900 * (resources.item_slots(raised) - plain) / 8
+    )
+
+
+def test_an_item_store_over_the_limit_is_refused_whatever_the_memory():
+    too_many = scaled(3_000_000)
+    assert resources.item_slots(too_many) > MAX_LIVE_ITEMS
+    problem = memory_problem(too_many, available=1024 * GiB)  # fits a large machine, not the item store
+    assert problem.driver == "item_slots"
+    assert problem.path == ("organization", "stakeholders", 0, "count")
+    assert problem.needed == resources.item_slots(too_many) and problem.allowed == MAX_LIVE_ITEMS
+    assert problem.message.startswith(f"needs an item store of {problem.needed:,} slots, more than the 65,536")
+    fits = int(problem.message.split("about ")[-2].split(" stakeholders")[0].replace(",", ""))
+    assert (
+        resources.item_slots(scaled(int(fits * 0.95))) <= MAX_LIVE_ITEMS < resources.item_slots(scaled(int(fits * 1.1)))
+    )
+    assert "or dynamics.item_lifetime (100): up to about" in problem.message
+
+
+def test_the_key_that_raises_the_live_items_is_named():
+    long = memory_problem(scaled(100_000, item_lifetime=5_000), available=1024 * GiB)
+    assert long.path == ("dynamics", "item_lifetime")
+    assert "dynamics.item_lifetime (5,000); up to about" in long.message
+    steps = int(long.message.rsplit("up to about ", 1)[1].split(" steps")[0].replace(",", ""))
+    assert resources.item_slots(scaled(100_000, item_lifetime=steps)) <= MAX_LIVE_ITEMS
+    assert resources.item_slots(scaled(100_000, item_lifetime=int(steps * 1.1))) > MAX_LIVE_ITEMS
+    chatty = memory_problem(scaled(100_000, insight_rate=0.1), available=1024 * GiB)
+    assert chatty.path == ("dynamics", "insight_rate")
+    assert "dynamics.insight_rate (0.1); up to about" in chatty.message
+    data = default_data()
+    data["events"] = [{"at": 10, "set": {"dynamics.item_lifetime": 100_000}}]
+    later = memory_problem(build(data), available=1024 * GiB)
+    assert later.path == ("events", 0, "set", "dynamics.item_lifetime")
+    assert "events[0].set.dynamics.item_lifetime (100,000)" in later.message
+    assert memory_problem(scaled(100_000), available=1024 * GiB) is None
+
+
+def test_validation_refuses_an_item_store_over_the_limit_at_the_key(tmp_path):
+    path = tmp_path / "long.yaml"
+    text = (
+        (ROOT / "scenarios" / "default.yaml")
+        .read_text()
+        .replace("ownership:", "dynamics:\n  item_lifetime: 50000\nownership:")
+    )
+    path.write_text(text)
+    line = text.splitlines().index("  item_lifetime: 50000") + 1
+    with pytest.raises(ScenarioError) as caught:
+        load(path)
+    assert f"{path}:{line}: dynamics.item_lifetime: needs an item store of" in str(caught.value)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "validate", str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert f"{path}:{line}:" in done.stderr and "more than the 65,536 it can hold" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_size_text():

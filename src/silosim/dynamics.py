@@ -6,19 +6,21 @@ then stakeholders); Mesa agents are handles onto those rows. A step:
 1. **capacity**: every actor has one budget per step, in exchanges
    (departments: headcount × reach; community managers: ``cm_exchanges`` ×
    capacity). Cross-posting an item into a community costs ``relay_cost``
-   of it (:func:`relay`), newest items first; what is left is spent on
+   of the ``relay_share`` set aside for it (:func:`relay`), newest items
+   first; what is left is spent on
    exchanges, spread over the actor's communities by its posting effort.
    A stakeholder who cross-posts (``open`` policy only) spends its step on it;
 2. every active agent starts exchanges in its communities (homophilous
    exchange, Axelrod 1997): a partner among its ties there, by weight, or
    with chance ``exploration`` a new member; actors engage members at random;
 3. in every exchange (:func:`interact`) both sides read the community's
-   **feed** (the items posted there) and, with chance ``word_of_mouth`` each,
-   tell the other what they know (**word of mouth**: any item, any
-   community, any cross-posting policy); the pair interacts with probability
-   equal to their share of identical features, and an interaction copies one
-   differing feature to the initiator and strengthens their tie; all ties
-   decay and weak ones drop;
+   **feed** (the items posted there; an actor, being many people, reads it
+   with chance 1 / its exchanges per step) and, with chance
+   ``word_of_mouth`` each, tell the other what they know (**word of mouth**:
+   any item, any community, any cross-posting policy; actors tell, they are
+   not told); the pair interacts with probability equal to their share of
+   identical features, and an interaction copies one differing feature to
+   the initiator and strengthens their tie; all ties decay and weak ones drop;
 4. owners drift toward their communities' stakeholders (stakeholder pull),
    every agent drifts a little (Klemm et al. 2003), new practices and
    insights appear at per-person rates, and items that reach the end of
@@ -116,7 +118,8 @@ class World:
     # set by configure() from the ownership assignment and parameters
     effort: np.ndarray = field(default=None)  # (actors × C) exchanges per step with the whole budget
     budget: np.ndarray = field(default=None)  # (actors,) capacity per step, in exchanges
-    listen: np.ndarray = field(default=None)  # (N,) chance an exchange's news is taken in: 1, actors 1/budget
+    reads: np.ndarray = field(default=None)  # (N,) chance an exchange's feed is read: 1, actors 1/budget
+    relay_credit: np.ndarray = field(default=None)  # (actors,) capacity saved for cross-posting
     members: np.ndarray = field(default=None)  # community → members CSR: agents
     members_ptr: np.ndarray = field(default=None)
     members_cumvis: np.ndarray = field(default=None)  # cumulative visibility in CSR order
@@ -319,22 +322,22 @@ def interact(
     Both sides read the feed of the community where they meet; each, with
     chance ``word_of_mouth``, tells the other every item it knows (a
     conversation that turns to news passes all of it). An actor is many
-    people: it takes in what one of its exchanges brings with chance
-    ``world.listen`` (1 / its exchanges per step), so it learns at the rate of
-    one person whatever its size, while it tells everyone it meets. Council
-    meetings (``ORG_CHANNEL``) have no feed, and owners in council tell each
-    other everything.
+    people: it reads the feed of one of its exchanges with chance
+    ``world.reads`` (1 / its exchanges per step), so it learns at the rate of
+    one person whatever its size; what its people hear in conversation does
+    not become what the department knows and cross-posts (an actor tells, it
+    is not told). Council meetings (``ORG_CHANNEL``) have no feed, and owners
+    in council tell each other everything.
     """
-    u = rng.random((6, ex.initiator.size))  # interaction, copied feature, a talks, b talks, a listens, b listens
+    u = rng.random((6, ex.initiator.size))  # interaction, copied feature, a talks, b talks, a reads, b reads
     return _interact(
-        world.culture, items.known, items.posted, ex.initiator, ex.partner, ex.context, u[0], u[1],
-        u[2] < word_of_mouth, u[3] < word_of_mouth,
-        u[4] < world.listen[ex.initiator], u[5] < world.listen[ex.partner],
+        world.culture, items.known, items.posted, world.is_actor, ex.initiator, ex.partner, ex.context, u[0], u[1],
+        u[2] < word_of_mouth, u[3] < word_of_mouth, u[4] < world.reads[ex.initiator], u[5] < world.reads[ex.partner],
     )  # fmt: skip
 
 
 @njit(cache=True)
-def _interact(culture, known, posted, a, b, context, u_interact, u_feature, a_talks, b_talks, a_listens, b_listens):
+def _interact(culture, known, posted, is_actor, a, b, context, u_interact, u_feature, a_talks, b_talks, a_reads, b_reads):
     n, n_w = len(a), known.shape[1]
     interacted = np.zeros(n, dtype=np.bool_)
     feature = np.full(n, -1, dtype=np.int64)
@@ -347,18 +350,20 @@ def _interact(culture, known, posted, a, b, context, u_interact, u_feature, a_ta
     for e in range(n):  # knowledge in the random order; one adoption per agent, the first
         i, j, c = a[e], b[e], context[e]
         council = c < 0
-        i_learns, j_learns = a_listens[e] or council, b_listens[e] or council
-        tell_j, tell_i = (a_talks[e] or council) and j_learns, (b_talks[e] or council) and i_learns
-        if i_learns or j_learns:
+        i_reads, j_reads = a_reads[e] and not council, b_reads[e] and not council
+        tell_j = council or (a_talks[e] and not is_actor[j])
+        tell_i = council or (b_talks[e] and not is_actor[i])
+        if i_reads or j_reads or tell_i or tell_j:
             for w in range(n_w):
                 feed = posted[c, w] if c >= 0 else np.uint64(0)
                 ki, kj = known[i, w], known[j, w]
-                heard_i = (feed | kj) if tell_i else feed
-                heard_j = (feed | ki) if tell_j else feed
-                if i_learns:
-                    known[i, w] = ki | heard_i
-                if j_learns:
-                    known[j, w] = kj | heard_j
+                if i_reads:
+                    ki |= feed
+                if j_reads:
+                    kj |= feed
+                new_i = ki | kj if tell_i else ki
+                new_j = kj | ki if tell_j else kj
+                known[i, w], known[j, w] = new_i, new_j
         if feature[e] >= 0 and not adopted[i]:
             adopted[i] = True
             culture[i, feature[e]] = trait[e]
@@ -428,12 +433,21 @@ def _update_ties(tie_partner, tie_weight, tie_context, is_actor, a, b, ctx, inte
 
 
 def relay(
-    world: World, items: ItemStore, rng: np.random.Generator, cost: float, stakeholder_rate: float, n_offset: int
+    world: World,
+    items: ItemStore,
+    rng: np.random.Generator,
+    cost: float,
+    stakeholder_rate: float,
+    n_offset: int,
+    share: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cross-posting: those allowed post items they know into the communities they may post in.
 
-    Actors (departments, community managers) spend up to their whole budget:
-    ``floor(budget / cost)`` posts a step (stochastically rounded), newest
+    Actors (departments, community managers) set ``share`` of each step's
+    budget aside for cross-posting; what they do not spend is carried over, up
+    to one post's ``cost`` beyond a step's share, so an actor whose share is
+    below the cost posts every few steps (and engages less in that step), and
+    no fraction of a post is lost. Posts go newest
     items first, each item into each community it is missing from before the
     next item; an actor with no budget posts nothing. Stakeholders allowed to
     cross-post (``open``) do so with chance ``stakeholder_rate`` (divided by
@@ -446,17 +460,19 @@ def relay(
     """
     n_a = len(world.budget)
     allowed = np.flatnonzero(world.relay_mask[:n_a])
-    if np.isinf(cost) or cost <= 0:
+    if cost <= 0:
         quota = np.where(world.budget > 0, np.iinfo(np.int64).max // 2, 0)
-    else:
-        raw = world.budget / cost
-        quota = np.floor(raw).astype(np.int64) + (rng.random(n_a) < raw - np.floor(raw))
+    else:  # `share` of each step's budget is set aside for posts; unspent, it is saved up to one post's cost
+        world.relay_credit = np.minimum(world.relay_credit + world.budget * share, world.budget * share + cost)
+        quota = np.floor(world.relay_credit / cost + 1e-9).astype(np.int64)
     posts = np.zeros(n_a, dtype=np.int64)
     order = allowed[rng.permutation(allowed.size)]
     start = rng.integers(0, max(world.n_communities, 1), size=order.size)
     posts[order] = _cross_post(items.known, items.posted, items.alive, world.relay_mask, order, quota[order],
                                start, items.head, world.n_communities)  # fmt: skip
     spent = posts * (0.0 if cost <= 0 else cost)
+    if cost > 0:
+        world.relay_credit -= spent
     busy = np.zeros(0, dtype=np.int64)
     if stakeholder_rate > 0 and world.relay_mask[n_offset:].any():
         chance = stakeholder_rate * min(1.0, 1.0 / cost) if cost > 0 else stakeholder_rate

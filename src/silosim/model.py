@@ -155,10 +155,12 @@ class SiloModel(mesa.Model):
         spread = spread / np.maximum(spread.sum(axis=1, keepdims=True), 1e-12)
         w.budget = np.where(spread.sum(axis=1) > 0, budget, 0.0)  # an actor in no community spends nothing
         w.effort = w.budget[:, None] * spread
-        w.listen = np.ones(len(w.culture))
-        w.listen[:n_a] = 1 / np.maximum(w.budget, 1)  # an actor learns at the rate of one person
-        participates = np.vstack([assignment.posting > 0, assignment.animates])
-        dynamics.build_members(w, participates, n_a)
+        if w.relay_credit is None or len(w.relay_credit) != n_a:
+            w.relay_credit = np.zeros(n_a)
+        w.reads = np.ones(len(w.culture))
+        w.reads[:n_a] = 1 / np.maximum(w.budget, 1)  # an actor reads feeds at the rate of one person
+        participates = np.vstack([assignment.posting > 0, assignment.animates]) & (w.budget[:, None] > 0)
+        dynamics.build_members(w, participates, n_a)  # an actor with no capacity takes part nowhere
         w.activity[n_a:] = np.repeat([g.activity for g in org.stakeholders], [g.count for g in org.stakeholders])
         actor_rights = rules.relay_rights(scenario.ownership.cross_posting, participates, assignment.brokers)
         n = len(w.culture)
@@ -209,7 +211,9 @@ class SiloModel(mesa.Model):
         """One step: cross-posts, exchanges, ties, council, pull, drift, new and ended items, events, measures."""
         w, items, dyn, rng = self.world, self.items, self.config.dynamics, self.rng
         stakeholder_rate = dyn.relay_rate if self.config.ownership.cross_posting == "open" else 0.0
-        posts, spent, busy = dynamics.relay(w, items, rng, dyn.relay_cost, stakeholder_rate, self.n_actors)
+        posts, spent, busy = dynamics.relay(
+            w, items, rng, dyn.relay_cost, stakeholder_rate, self.n_actors, dyn.relay_share
+        )
         ex = dynamics.start_exchanges(w, rng, dyn.exploration, self.n_actors, spent, busy)
         own = self.config.ownership
         if own.rule == "federated" and self.steps % own.council_every == 0 and len(self.council_rows) > 1:
@@ -336,6 +340,25 @@ class SiloModel(mesa.Model):
         self.silo_labels = labels
         self.community_sizes = w.member_count
         return self.measures
+
+    def verdict_variants(self, factors: tuple[float, ...] = (0.5, 1.5)) -> dict[str, str]:
+        """The verdict of the current window with each threshold moved by each factor (the others kept).
+
+        Keys read ``"silo_floor x0.5"``; shares are capped at 1 (``silo_floor`` below 1).
+        """
+        base = self.config.metrics.verdict.model_dump()
+        present = self.world.member_count > 0
+        reach = self.measures["cross_reach"]
+        out = {}
+        for key in base:
+            for factor in factors:
+                t = dict(base, **{key: min(base[key] * factor, 0.999 if key == "silo_floor" else 1.0)})
+                labels = metrics.silo_labels(self.flow, t.pop("silo_floor"), present)
+                largest = metrics.largest_merged_share(labels, self.world.member_count)
+                out[f"{key} x{factor:g}"] = metrics.verdict(
+                    largest, metrics.silo_count(labels), int(present.sum()), reach, **t
+                )
+        return out
 
     def broker_names(self) -> list[str]:
         """Names of the community managers and the glue department, in broker_rows order."""

@@ -10,6 +10,7 @@ of every statistic; a partial sweep reports what it has and what is missing.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -244,6 +245,7 @@ def markdown(runs: pd.DataFrame, groups: list[Group], meta: dict, plots: dict[st
     shares = [[*_keys(g, point_keys), g.runs, *(f"{g.verdicts[v]:.0%}" for v in VERDICTS)] for g in groups]
     lines += ["## Verdicts", "", "Share of the ok runs that end in each verdict.", ""]
     lines += [*_table([*keys, "runs", *VERDICTS], shares), *_image(plots, "verdicts")]
+    lines += sensitivity_section(runs, strategies)
     means = [[*_keys(g, point_keys), g.runs, *(_cell(g.means[m], g.runs) for m in measures)] for g in groups]
     lines += [
         "## Measures",
@@ -283,6 +285,43 @@ def markdown(runs: pd.DataFrame, groups: list[Group], meta: dict, plots: dict[st
         "",
     ]
     return "\n".join(lines)
+
+
+def verdict_sensitivity(runs: pd.DataFrame, strategies: list[str]) -> list[list[str]]:
+    """Rows: as run, then each verdict threshold ×0.5 and ×1.5; cells: merged/fragmented/siloed % per strategy."""
+    if "variants" not in runs:
+        return []
+    ok = runs[(runs["status"] == "ok") & runs["variants"].notna()]
+    variants = ok["variants"].map(json.loads)
+    names = list(variants.iloc[0]) if len(variants) else []
+
+    def cell(verdicts: pd.Series) -> str:
+        shares = verdicts.value_counts(normalize=True)
+        return "/".join(f"{shares.get(v, 0.0):.0%}" for v in VERDICTS)
+
+    rows = [["as run", *(cell(ok.loc[ok["strategy"] == st, "verdict"]) for st in strategies)]]
+    for name in names:
+        chosen = variants.map(lambda v, name=name: v[name])
+        rows.append([f"`{name}`", *(cell(chosen[ok["strategy"] == st]) for st in strategies)])
+    return rows if names else []
+
+
+def sensitivity_section(runs: pd.DataFrame, strategies: list[str]) -> list[str]:
+    """The report's section on how the verdict shares move with its thresholds."""
+    rows = verdict_sensitivity(runs, strategies)
+    if not rows:
+        return []
+    return [
+        "## How the verdict depends on its thresholds",
+        "",
+        "Verdict shares (merged/fragmented/siloed) of the ok runs, pooled over points, as run and with each "
+        "threshold of `metrics.verdict` moved by ±50% (the others kept), recomputed from each run's final "
+        "window. A strategy whose shares barely move has a verdict that is a property of the organisation, not "
+        "of a threshold.",
+        "",
+        *_table(["thresholds", *(f"`{st}`" for st in strategies)], rows),
+        "",
+    ]
 
 
 def _runs_section(runs: pd.DataFrame, meta: dict) -> list[str]:

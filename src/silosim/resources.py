@@ -98,7 +98,7 @@ AGENT_OBJECT_BYTES = 390
 AGENT_CREATION_BYTES = 280
 # Per recorded measurement: its Interval (flows, capacity, tie descriptions: the fixed part), a DataCollector row
 # of 16 values, then its row of the run's DataFrame; measured 1,940-2,070 bytes + 140 for the DataFrame row. The
-# Interval's arrays add 8 bytes per cell of (C × C), C, actors × C and 3 × actors (RECORD_CELLS below).
+# Interval's arrays add 8 bytes per cell of (C × C), C, actors × C and 3 × actors.
 RECORD_BYTES = 2_200
 # Per insight originated: its delay in an Interval's list (a pointer and a float object), and its copies in
 # the pooled list and the array the time-to-insight measure reads.
@@ -151,6 +151,14 @@ class _Quantities:
     insights: float = 0  # insights originated over the run
     cells: float = 0  # (actor, community) cells whose exchanges round up
     features: int = 0
+    actors: int = 0  # departments + CMs
+    communities: int = 0
+    practices: float = 0  # best practices originated per step
+    insights_per_step: float = 0  # insights originated per step
+    lifetime: int = 0  # item_lifetime
+    item_mean: float = 0  # live items on average: (practices + insights) × lifetime
+    practice_rate: float = 0
+    insight_rate: float = 0
     paths: dict = field(default_factory=dict)  # driver → key path of the value that drives it
 
     def merge(self, other: _Quantities) -> None:
@@ -162,6 +170,10 @@ class _Quantities:
                 setattr(self, name, getattr(other, name))
                 if name in keys:
                     self.paths[keys[name]] = other.paths[keys[name]]
+        if other.item_mean > self.item_mean:  # the item store is sized for the state with most live items
+            for name in ("practices", "insights_per_step", "lifetime", "item_mean", "practice_rate", "insight_rate"):
+                setattr(self, name, getattr(other, name))
+            self.paths["items"] = other.paths["items"]
 
 
 def _membership_odds(shares: list[float]) -> tuple[float, float]:
@@ -196,7 +208,11 @@ def _quantities(scenario: Scenario, origins: dict[str, tuple]) -> _Quantities:
     q.rows = n_actors + q.stakeholders
     q.tie_slots = q.rows * dyn.max_ties
     q.records = scenario.steps // scenario.metrics.every + 2
-    q.insights = dyn.insight_rate * scenario.steps
+    q.actors, q.communities = n_actors, n_c
+    q.practices, q.insights_per_step = _item_rates(scenario)
+    q.lifetime, q.practice_rate, q.insight_rate = dyn.item_lifetime, dyn.practice_rate, dyn.insight_rate
+    q.item_mean = (q.practices + q.insights_per_step) * q.lifetime
+    q.insights = q.insights_per_step * scenario.steps
 
     def where(key: str, default: tuple) -> tuple:
         return origins.get(key, default)
@@ -271,7 +287,34 @@ def _quantities(scenario: Scenario, origins: dict[str, tuple]) -> _Quantities:
         q.relayers += sum(g.count * s for g, s in zip(org.stakeholders, several, strict=True))
     q.paths["records"] = ("metrics", "every")
     q.paths["insights"] = where("dynamics.insight_rate", ("dynamics", "insight_rate"))
+    q.paths["items"] = _item_path(scenario, q, origins)
     return q
+
+
+def _item_path(scenario: Scenario, q: _Quantities, origins: dict[str, tuple]) -> tuple:
+    """The key that most raises the live items: the lifetime, the dominant rate, or what that rate is per.
+
+    An event that set one of them comes first. Otherwise the lifetime or the dominant rate (insights or
+    practices), whichever is furthest above its default; when neither is above it, the largest stakeholder
+    group (for insights: by exchanges started) or the departments (for practices).
+    """
+    org, dyn = scenario.organization, scenario.dynamics
+    insights = q.insights_per_step >= q.practices
+    rate = "insight_rate" if insights else "practice_rate"
+    keys = ["dynamics.item_lifetime", f"dynamics.{rate}"]
+    if insights:
+        keys += [f"organization.stakeholders.{g.group}.activity" for g in org.stakeholders]
+    for key in keys:
+        if key in origins:
+            return origins[key]
+    lifetime = dyn.item_lifetime / max(Dynamics.model_fields["item_lifetime"].default, 1)
+    above = getattr(dyn, rate) / max(Dynamics.model_fields[rate].default, 1e-12)
+    if max(lifetime, above) > 1:
+        return ("dynamics", "item_lifetime") if lifetime >= above else ("dynamics", rate)
+    if not insights or not org.stakeholders:
+        return ("organization", "departments")
+    k = max(range(len(org.stakeholders)), key=lambda i: org.stakeholders[i].count * org.stakeholders[i].activity)
+    return ("organization", "stakeholders", k, "count")
 
 
 # --------------------------------------------------------------------------- memory: events
@@ -340,7 +383,8 @@ def _estimate(scenario: Scenario) -> _Estimate:
     q = _quantities(*next(states))
     for state, origins in states:
         q.merge(_quantities(state, origins))
-    row = 41 + 2 * q.features  # culture int16 × F, is_actor, known, activity, member/relay masks, relay_prob
+    # culture int16 × F, is_actor, activity, reads, member/relay masks, belongs_ptr
+    row = 41 + 2 * q.features
     exchanges = {"stakeholder_exchanges": q.active, "department_exchanges": q.department_exchanges}
     exchanges["cm_exchanges"] = q.cm_exchanges
 
@@ -351,9 +395,11 @@ def _estimate(scenario: Scenario) -> _Estimate:
 
     kept = {
         "stakeholders": (row + AGENT_OBJECT_BYTES) * q.rows + 16 * q.stakeholders,  # + joined_ptr, degree
-        "memberships": 32 * q.memberships,  # joined, members, members_cumvis, members_guide
+        # the item store: known (agents × words), posted (communities × words), per-slot arrays
+        "items": _item_store_bytes(q.rows, _slots_for(q.item_mean), q.communities),
+        "memberships": 40 * q.memberships,  # joined, members, members_cumvis, members_guide, belongs
         "ties": 9 * q.tie_slots,  # tie_partner int32, tie_weight float32, tie_context int8
-        "records": RECORD_BYTES * q.records,
+        "records": (RECORD_BYTES + 8 * _record_cells(q)) * q.records,
         "insights": INSIGHT_BYTES * q.insights,
     }
     phases: dict[str, dict[str, float]] = {
@@ -363,13 +409,16 @@ def _estimate(scenario: Scenario) -> _Estimate:
             "memberships": 40 * q.memberships,
             "stakeholders": AGENT_CREATION_BYTES * q.largest_group,
         },
-        "building member lists": {"memberships": (40 + 80) * q.memberships, "stakeholders": 16 * q.stakeholders},
+        # configure(): member lists, the agent → communities lists, the overlaps of communities (72 B a join
+        # measured, 80 taken) and a few per-agent temporaries (8 B measured, 16 taken)
+        "building member lists": {"memberships": (40 + 80) * q.memberships, "stakeholders": 16 * q.rows},
         # start_exchanges: draws and partners of the active stakeholders (56 B each), the actors' repeated
         # rows (24 B), then initiator/partner/context, the kept order and the Exchanges (56 B an exchange),
         # measured 2-4 B more
         "choosing exchanges": per_exchange(116, 84),
-        # interact, then update_ties: draws, gains, features (67 B an exchange), one bool per tie slot
-        "interacting": per_exchange(67, 67) | {"ties": 1 * q.tie_slots, "stakeholders": 1 * q.rows},
+        # interact: six draws, who talks and reads, interacted/feature/trait, with the step's exchanges alive
+        # (95 B an exchange), one bool per agent; then update_ties (less): its gathers, one bool per tie slot
+        "interacting": per_exchange(95, 95) | {"ties": 1 * q.tie_slots, "stakeholders": 1 * q.rows},
         "relaying": per_exchange(25, 25) | {"stakeholders": 41 * q.relayers + 9 * q.rows},
         # measure(): the tie graph (13 B a tie), incidence lists (32 B), the block matrix's temporaries
         # (about 54 B a tie in all), partitions and constraint arrays (40 B an agent); the step's exchanges live
@@ -383,13 +432,23 @@ def _estimate(scenario: Scenario) -> _Estimate:
     return _Estimate(math.ceil(total), contributions, q, phase)
 
 
+def _item_store_bytes(rows: float, slots: int, communities: int) -> float:
+    """The item store: a bit per slot for each agent (known) and community (posted), and the per-slot arrays."""
+    return 8 * (slots / 64) * (rows + communities) + SLOT_BYTES * slots
+
+
+def _record_cells(q: _Quantities) -> float:
+    """Array cells of one measurement's Interval: flows (C × C and C), actors × C exchanges, 3 × actors."""
+    return q.communities * (q.communities + 1) + q.actors * (q.communities + 3)
+
+
 def estimate_memory(scenario: Scenario) -> int:
     """Bytes of peak memory one run of the scenario needs, above the interpreter's own baseline.
 
-    The sum of what a run keeps (a Mesa agent object and the state rows per agent, tie slots, member
-    lists, recorded measures) and the largest temporary (building the model, choosing and running a
-    step's exchanges, measuring). Events that raise headcounts, rates or ``cm_exchanges`` mid-run are
-    counted at their largest. Pure arithmetic on the scenario: fast, allocates nothing in proportion to
+    The sum of what a run keeps (a Mesa agent object and the state rows per agent, a bit per item slot
+    per agent, tie slots, member lists, recorded measures) and the largest temporary (building the
+    model, choosing and running a step's exchanges, measuring). Events that raise headcounts, rates or
+    ``cm_exchanges`` mid-run are counted at their largest. Pure arithmetic on the scenario: fast, allocates nothing in proportion to
     its size. Add :data:`RUNTIME_BASE_BYTES` for the whole process (interpreter, libraries, compiled code).
 
     Args:
@@ -526,14 +585,16 @@ class MemoryProblem:
     ``str(problem)`` is the message. ``path`` is a key path as in the raw scenario data, list items by
     index (``("organization", "stakeholders", 0, "count")``, ``("dynamics", "cm_exchanges")``, or
     ``("events", 2, "set", "dynamics.cm_exchanges")`` when an event sets it), for
-    ``Located.where(path)``.
+    ``Located.where(path)``. A scenario whose live items need more item slots than the engine holds
+    (:data:`~silosim.scenario.MAX_LIVE_ITEMS`) is refused the same way, with driver ``item_slots`` and
+    ``needed`` / ``allowed`` counted in item slots, not bytes.
     """
 
     message: str
     path: tuple
-    driver: str  # stakeholders, memberships, stakeholder_exchanges, department_exchanges, cm_exchanges, ties...
-    needed: int  # bytes: the estimate plus the runtime's baseline
-    allowed: int  # bytes: MEMORY_SHARE of the available memory
+    driver: str  # stakeholders, items, memberships, stakeholder_exchanges, department_exchanges, cm_exchanges...
+    needed: int  # bytes: the estimate plus the runtime's baseline (driver item_slots: item slots)
+    allowed: int  # bytes: MEMORY_SHARE of the available memory (driver item_slots: MAX_LIVE_ITEMS)
 
     def __str__(self) -> str:
         return self.message
@@ -578,7 +639,7 @@ def _label(path: tuple, scenario: Scenario) -> str:
 
 # what scales together: reducing the stakeholder counts reduces their memberships, tie slots and exchanges too
 _GROUPS = {
-    "stakeholders": ("stakeholders", "memberships", "ties", "stakeholder_exchanges"),
+    "stakeholders": ("stakeholders", "items", "memberships", "ties", "stakeholder_exchanges"),
     "department_exchanges": ("department_exchanges",),
     "cm_exchanges": ("cm_exchanges",),
     "records": ("records",),
@@ -586,6 +647,7 @@ _GROUPS = {
 }
 _PARTS = {
     "stakeholders": "agent objects and state rows",
+    "items": "known items",
     "memberships": "community memberships",
     "ties": "tie slots and ties",
     "stakeholder_exchanges": "their exchanges",
@@ -606,6 +668,7 @@ def _explain(est: _Estimate, scenario: Scenario, room: float) -> tuple[str, tupl
     share = max(room, 0) / part if part else 0.0
     dyn = scenario.dynamics
     if group == "stakeholders":
+        share = _stakeholder_share(est, room)
         top = max(_GROUPS[group], key=c.__getitem__)
         path = q.paths[top]
         groups = len(scenario.organization.stakeholders)
@@ -614,6 +677,9 @@ def _explain(est: _Estimate, scenario: Scenario, room: float) -> tuple[str, tupl
         what += ", ".join(f"{_PARTS[d]} {size_text(c[d])}" for d in sorted(_GROUPS[group], key=lambda d: -c[d]) if c[d])
         reduce = {
             "stakeholders": f"the stakeholder counts (largest: {_label(path, scenario)})",
+            "items": f"the stakeholder counts (largest: {_label(q.paths['stakeholders'], scenario)})"
+            + ("" if path == q.paths["stakeholders"] else f" or {_label(path, scenario)}")
+            + f": the item store holds {_count(_slots_for(q.item_mean))} slots, a bit each for every agent",
             "memberships": f"the shares of stakeholders joining communities (most: {_label(path, scenario)})",
             "ties": f"{_label(path, scenario)} ({dyn.max_ties}) or the stakeholder counts",
             "stakeholder_exchanges": f"the stakeholders' activity ({_label(path, scenario)}) or counts",
@@ -651,6 +717,80 @@ def _explain(est: _Estimate, scenario: Scenario, room: float) -> tuple[str, tupl
     return what, path, reduce, group
 
 
+def _cap_share(q: _Quantities) -> float:
+    """The share of the stakeholders (their insights) under which the item store fits MAX_LIVE_ITEMS."""
+    if q.insights_per_step <= 0:
+        return math.inf
+    return max(_largest_mean() / max(q.lifetime, 1) - q.practices, 0.0) / q.insights_per_step
+
+
+def _stakeholder_share(est: _Estimate, room: float) -> float:
+    """The share of the stakeholders whose costs fit in ``room`` bytes, with an item store under MAX_LIVE_ITEMS.
+
+    The stakeholders' costs are linear in their number but for the item store: each agent keeps a bit per
+    item slot, and the slots grow with the stakeholders' insights. Solved by bisection (arithmetic only).
+    """
+    q, c = est.quantities, est.contributions
+    if room <= 0:
+        return 0.0
+    linear = sum(c[d] for d in _GROUPS["stakeholders"] if d != "items")
+
+    def cost(s: float) -> float:
+        slots = _slots_for((q.practices + q.insights_per_step * s) * q.lifetime)
+        return linear * s + _item_store_bytes(q.actors + q.stakeholders * s, slots, q.communities)
+
+    lo, hi = 0.0, min(1.0, _cap_share(q))
+    if cost(hi) <= room:
+        return hi
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cost(mid) <= room else (lo, mid)
+    return lo
+
+
+def _item_problem(scenario: Scenario, est: _Estimate) -> MemoryProblem | None:
+    """Why the item store cannot hold the scenario's live items (more than MAX_LIVE_ITEMS slots), or None."""
+    q = est.quantities
+    slots = _slots_for(q.item_mean)
+    if slots <= MAX_LIVE_ITEMS:
+        return None
+    path = q.paths["items"]
+    where = _label(path, scenario)
+    per_step = q.practices + q.insights_per_step
+    room = _largest_mean() / q.item_mean  # the share of the live items that would fit
+    what = (
+        f"{per_step:,.1f} items originate a step ({q.practices:,.1f} best practices, {q.insights_per_step:,.1f} "
+        f"insights) × dynamics.item_lifetime {_count(q.lifetime)} steps = about {_count(q.item_mean)} live items, "
+        "with margin"
+    )
+    lifetime_fit = f"up to about {_count(max(math.floor(q.lifetime * room), 0))} steps would fit"
+    key = (path[3] if path[0] == "events" else ".".join(map(str, path))).rsplit(".", 1)[-1]
+    if key == "item_lifetime":
+        value = _value(path, scenario, "dynamics.item_lifetime", q.lifetime)
+        reduce = f"{where} ({_count(value)}); {lifetime_fit}"
+    else:
+        if key == "count":
+            share = _cap_share(q)
+            fits = _about(q.stakeholders * share)
+            first = f"the stakeholder counts (largest: {where}); about {fits} stakeholders in all would fit"
+        elif key == "departments":
+            first = f"the departments ({len(scenario.organization.departments)}) or dynamics.practice_rate"
+        elif key == "activity":  # an event raises a group's activity, and its insights
+            first = f"{where} ({_value(path, scenario, path[3], 0):g}) or the stakeholder counts"
+        else:  # insight_rate or practice_rate
+            rate = q.practice_rate if key == "practice_rate" else q.insight_rate
+            value = _value(path, scenario, path[3] if path[0] == "events" else f"dynamics.{key}", rate)
+            part = q.practices if key == "practice_rate" else q.insights_per_step
+            fit = max(_largest_mean() / max(q.lifetime, 1) - (per_step - part), 0.0) / part * value if part else 0.0
+            first = f"{where} ({value:g}); up to about {fit:.2g} would fit" if fit > 0 else f"{where} ({value:g})"
+        reduce = f"{first}; or dynamics.item_lifetime ({_count(q.lifetime)}): {lifetime_fit}"
+    message = (
+        f"needs an item store of {_count(slots)} slots, more than the {_count(MAX_LIVE_ITEMS)} it can hold "
+        f"(estimated: {what}): reduce {reduce}"
+    )
+    return MemoryProblem(message, path, "item_slots", slots, MAX_LIVE_ITEMS)
+
+
 def _value(path: tuple, scenario: Scenario, key: str, default: Any) -> Any:
     """The value of dotted ``key`` that the event at ``path`` sets, else ``default`` (the scenario's)."""
     if path and path[0] == "events":
@@ -665,8 +805,10 @@ def memory_problem(scenario: Scenario, available: int | None = None) -> MemoryPr
     """Why a scenario cannot run in this machine's memory, or None when it fits.
 
     It fits when :func:`estimate_memory` plus :data:`RUNTIME_BASE_BYTES` is at most
-    :data:`MEMORY_SHARE` (80 %) of the available memory. Fast (arithmetic on the scenario): meant to be
-    called once per resolved scenario, sweep cells included.
+    :data:`MEMORY_SHARE` (80 %) of the available memory, and its live items fit the item store
+    (:func:`item_slots` at most :data:`~silosim.scenario.MAX_LIVE_ITEMS`, whatever the machine; when
+    both fail, the memory is reported, with a number of stakeholders that satisfies both). Fast
+    (arithmetic on the scenario): meant to be called once per resolved scenario, sweep cells included.
 
     Args:
         scenario: a validated scenario.
@@ -679,14 +821,16 @@ def memory_problem(scenario: Scenario, available: int | None = None) -> MemoryPr
         objects and state rows 462.9 GiB, tie slots and ties 248.6 GiB, ...), this machine allows
         24.0 GiB (a run may use 80%: 19.2 GiB): reduce the stakeholder counts (largest:
         organization.stakeholders[g0].count); about 26,000,000 stakeholders in all would fit", and
-        whose ``path`` is the key path of the value that weighs most (see :class:`MemoryProblem`).
+        whose ``path`` is the key path of the value that weighs most (see :class:`MemoryProblem`). For the
+        item store: "needs an item store of 90,112 slots, more than the 65,536 it can hold (estimated:
+        ...): reduce dynamics.item_lifetime (1,000); up to about 720 steps would fit".
     """
     est = _estimate(scenario)
     available = available_memory() if available is None else available
     allowed = int(MEMORY_SHARE * available)
     needed = est.total + RUNTIME_BASE_BYTES
     if needed <= allowed:
-        return None
+        return _item_problem(scenario, est)
     group = max(_GROUPS, key=lambda g: sum(est.contributions[d] for d in _GROUPS[g]))
     part = sum(est.contributions[d] for d in _GROUPS[group])
     what, path, reduce, driver = _explain(est, scenario, allowed - (needed - part))

@@ -63,6 +63,7 @@ def run(scenario: Scenario, progress: bool = False) -> RunResult:
         "window_items": model.window_items,
         "items_retired_early": model.items.retired_early,
         "convergence": convergence_note(model),
+        "verdict_variants": model.verdict_variants(),
         "silos": _silos(model),
         "owners": dict(zip((c.name for c in scenario.communities), model.assignment.owners, strict=True)),
         "wall_time_s": round(time.perf_counter() - started, 3),

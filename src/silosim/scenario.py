@@ -172,10 +172,13 @@ class Dynamics(StrictModel):
         description="Chance per exchange that each side passes what it knows (in any community, any policy).",
     )
     relay_cost: float = Field(
-        10.0,
+        4.0,
         ge=0,
         le=10_000,
         description="Capacity (in exchanges) that cross-posting one item into one community costs.",
+    )
+    relay_share: float = Field(
+        0.5, ge=0, le=1, description="Largest share of an actor's capacity it spends cross-posting (the rest engages)."
     )
     relay_rate: float = Field(
         0.05, ge=0, le=1, description="Chance per active step that a stakeholder allowed to cross-post does so."

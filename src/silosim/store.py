@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS plan (
     PRIMARY KEY (strategy, point, replication));
 CREATE TABLE IF NOT EXISTS runs (
     key TEXT PRIMARY KEY, status TEXT NOT NULL, error TEXT, seed INTEGER, version TEXT,
-    wall_s REAL, finished_at TEXT, verdict TEXT, verdict_reason TEXT, {_MEASURE_COLUMNS});
+    wall_s REAL, finished_at TEXT, verdict TEXT, verdict_reason TEXT, variants TEXT, {_MEASURE_COLUMNS});
 CREATE TABLE IF NOT EXISTS timeseries (
     key TEXT NOT NULL, step INTEGER NOT NULL, verdict TEXT, {_MEASURE_COLUMNS},
     PRIMARY KEY (key, step));
@@ -65,6 +65,7 @@ _COLUMNS = {  # the columns of each table, in order, as _SCHEMA creates them
         "finished_at",
         "verdict",
         "verdict_reason",
+        "variants",
         *MEASURES,
     ],
     "timeseries": ["key", "step", "verdict", *MEASURES],
@@ -237,6 +238,7 @@ class Store:
         measures = record.get("measures") or {}
         row = [record["key"], record["status"], record.get("error"), record.get("seed"), __version__]
         row += [record.get("wall_s"), record.get("finished_at"), record.get("verdict"), record.get("verdict_reason")]
+        row += [json.dumps(record["variants"]) if record.get("variants") else None]
         row += [measures.get(m) for m in MEASURES]
         series = [(record["key"], *values) for values in record.get("timeseries", [])]
         columns = 2 + len(MEASURES)
@@ -263,7 +265,7 @@ class Store:
         """One row per planned run that has a result: its cell, parameters, status, verdict and measures."""
         frame = pd.read_sql_query(
             "SELECT p.strategy, p.point, p.replication, p.seed, p.params, r.status, r.error, r.verdict, "
-            f"r.verdict_reason, {', '.join('r.' + m for m in MEASURES)}, r.wall_s, r.key "
+            f"r.verdict_reason, r.variants, {', '.join('r.' + m for m in MEASURES)}, r.wall_s, r.key "
             "FROM plan p JOIN runs r ON r.key = p.key ORDER BY p.replication, p.point, p.strategy",
             self.db,
         )

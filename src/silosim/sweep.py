@@ -404,6 +404,7 @@ def execute(key: str, scenario: dict) -> dict:
         "wall_s": time.perf_counter() - started,
         "verdict": result.summary["verdict"],
         "verdict_reason": result.summary["verdict_reason"],
+        "variants": result.summary["verdict_variants"],
         "measures": {m: _number(result.model.measures[m]) for m in MEASURES},
         "timeseries": [(int(step), verdict, *map(_number, values)) for step, verdict, *values in rows],
     }
