@@ -111,7 +111,11 @@ class Plan:
         self.cases: dict[str, dict] = {}
 
     def case(self, label: str = "default", sets: dict | None = None, scale: float = 1, steps: int | None = None) -> str:
-        """Register ``default``, ``glue`` (glue marketing), ``room``/``room_glue`` (a mail room added, as glue), ``disjoint``."""
+        """Register a case and return its name.
+
+        Cases: ``default``, ``glue`` (marketing as glue), ``room`` / ``room_glue`` (a mail room added, as glue),
+        ``disjoint``, with overrides, scale and steps.
+        """
         steps, sets = steps or self.steps, sets or {}
         name = label + (f" k={scale:g}" if scale != 1 else "") + (f" T={steps}" if steps != self.steps else "")
         name += "".join(f" {key.rsplit('.', 1)[-1]}={value}" for key, value in sets.items())
@@ -264,6 +268,7 @@ def check_cost(runs: pd.DataFrame, plan: Plan) -> tuple[str, str, bool]:
 
     zero = mean_ci(delta(0))
     ok_a = zero[1] <= 0 <= zero[2] or (zero[0] == 0 and np.isnan(zero[1]))
+
     def room_delta(r: float) -> np.ndarray:
         return values(runs, plan.case("room_glue", room_reach(r))) - values(runs, plan.case("room", room_reach(r)))
 

@@ -337,7 +337,9 @@ def interact(
 
 
 @njit(cache=True)
-def _interact(culture, known, posted, is_actor, a, b, context, u_interact, u_feature, a_talks, b_talks, a_reads, b_reads):
+def _interact(
+    culture, known, posted, is_actor, a, b, context, u_interact, u_feature, a_talks, b_talks, a_reads, b_reads
+):
     n, n_w = len(a), known.shape[1]
     interacted = np.zeros(n, dtype=np.bool_)
     feature = np.full(n, -1, dtype=np.int64)

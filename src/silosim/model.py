@@ -296,8 +296,13 @@ class SiloModel(mesa.Model):
         return max(cfg.burn_in, step - cfg.window) if step > cfg.burn_in else 0
 
     def measure(self) -> dict:
-        """Close the current interval and compute every measure and the verdict over the window ending now."""
+        """Close the current interval and compute every measure and the verdict over the window ending now.
+
+        Measuring twice at one step returns the first measurement (an interval is closed once).
+        """
         cfg, w = self.config, self.world
+        if self.measures.get("step") == self.steps:
+            return self.measures
         self._open.step, self._open.ties = self.steps, self._tie_snapshot()
         self._intervals.append(self._open)
         self._open = Interval.empty(len(cfg.communities), self.n_actors)

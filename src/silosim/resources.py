@@ -448,14 +448,15 @@ def estimate_memory(scenario: Scenario) -> int:
     The sum of what a run keeps (a Mesa agent object and the state rows per agent, a bit per item slot
     per agent, tie slots, member lists, recorded measures) and the largest temporary (building the
     model, choosing and running a step's exchanges, measuring). Events that raise headcounts, rates or
-    ``cm_exchanges`` mid-run are counted at their largest. Pure arithmetic on the scenario: fast, allocates nothing in proportion to
-    its size. Add :data:`RUNTIME_BASE_BYTES` for the whole process (interpreter, libraries, compiled code).
+    ``cm_exchanges`` mid-run are counted at their largest. Pure arithmetic on the scenario: fast,
+    allocates nothing in proportion to its size. Add :data:`RUNTIME_BASE_BYTES` for the whole process
+    (interpreter, libraries, compiled code).
 
     Args:
         scenario: a validated scenario.
 
     Returns:
-        The estimated peak resident memory of the model, in bytes (meant to err high, within about 1.5×).
+        The estimated peak resident memory of the model, in bytes (meant to err high, within about 1.7×).
     """
     return _estimate(scenario).total
 
