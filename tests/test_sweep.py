@@ -271,7 +271,11 @@ def test_killed_sweep_resumes_without_losing_or_repeating_runs(tmp_path):
         while time.monotonic() < deadline:
             time.sleep(0.2)
             if (out / "runs.sqlite").exists():
-                count = sqlite3.connect(out / "runs.sqlite", timeout=5).execute("SELECT COUNT(*) FROM runs").fetchone()
+                try:  # the file can exist a moment before its tables do
+                    db = sqlite3.connect(out / "runs.sqlite", timeout=5)
+                    count = db.execute("SELECT COUNT(*) FROM runs").fetchone()
+                except sqlite3.OperationalError:
+                    continue
                 if count[0] >= 5:
                     break
         os.killpg(process.pid, signal.SIGKILL)  # the coordinator and its workers, mid-sweep
