@@ -46,7 +46,7 @@ def run(scenario: Scenario, progress: bool = False) -> RunResult:
         while model.running:
             model.step()
             bar.update(1)
-            if model.measures.get("step") == model.steps:
+            if model.measures.get("step") == model.steps and model.window_items:  # no verdict before items end
                 bar.set_postfix(reach=f"{model.measures['cross_reach']:.2f}", verdict=model.measures["verdict"])
     model.collect()
     timeseries = model.datacollector.get_model_vars_dataframe()
