@@ -178,7 +178,7 @@ def test_measures_figure_has_a_panel_per_measure_and_marks_events():
     assert list(ei.get_xdata()) == [10, 20, 30]
     assert fig.axes[0].get_xlim() == (0, 150)  # the whole run, so the axis does not rescale
     assert "step 20: ownership.cross_posting=open" in " ".join(t.get_text() for t in fig.texts)
-    assert fig.get_suptitle().startswith("SILOED at step 30: ")
+    assert fig.get_suptitle().startswith("N/A at step 30: no item has ended yet")
 
 
 def test_verdict_in_words():
@@ -186,7 +186,7 @@ def test_verdict_in_words():
     assert viz.verdict_text(model) == "No measurement yet: the first is at step 10."
     for _ in range(10):
         model.step()
-    assert viz.verdict_text(model) == f"SILOED at step 10: {model.verdict_reason}"
+    assert viz.verdict_text(model) == "N/A at step 10: no item has ended yet (items live 100 steps)"
 
 
 def test_status_shows_step_counter_and_rule():

@@ -335,6 +335,9 @@ class SiloModel(mesa.Model):
         verdict, self.verdict_reason = metrics.verdict_reason(
             largest, n_silos, int(present.sum()), reach, **cfg.metrics.verdict.model_dump(exclude={"silo_floor"})
         )
+        if pooled.flow_n.sum() == 0:  # nothing to judge yet: items are counted when they end
+            verdict = "n/a"
+            self.verdict_reason = f"no item has ended yet (items live {cfg.dynamics.item_lifetime} steps)"
         if verdict == "merged" and self.steps > cfg.metrics.burn_in and math.isnan(self.steps_to_merge):
             self.steps_to_merge = self.steps
         self.measures["steps_to_merge"] = self.steps_to_merge
