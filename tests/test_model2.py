@@ -771,3 +771,16 @@ def _variants_scenario() -> dict:
     data["steps"], data["metrics"]["burn_in"], data["metrics"]["window"] = 60, 20, 40
     data["dynamics"]["item_lifetime"] = 15
     return data
+
+
+def test_an_agent_handle_counts_the_live_items_its_row_knows():
+    """Agent.known_items reads the item store: the originator knows its item until it ends."""
+    model = SiloModel(scenario.from_dict(_variants_scenario()))
+    while not model.items.live().size:
+        model.step()
+    slot = int(model.items.live()[0])
+    knowers = np.flatnonzero(model.items.known[:, slot // 64] & (np.uint64(1) << np.uint64(slot % 64)))
+    agent = next(a for a in model.agents if a.row == knowers[0])
+    live = model.items.live()
+    mine = model.items.known[agent.row][live // 64] & (np.uint64(1) << (live % 64).astype(np.uint64))
+    assert agent.known_items == int(np.count_nonzero(mine)) >= 1

@@ -34,7 +34,7 @@ class OrgAgent(mesa.Agent):
     @property
     def known_items(self) -> int:
         """How many of the live information items this agent knows."""
-        return int(self.model.world.known[self.row]).bit_count()
+        return self.model.items.known_count(self.row)
 
 
 class Department(OrgAgent):

@@ -165,6 +165,8 @@ class ItemStore:
         self.reached_at = np.full(self.slots, -1, dtype=np.int64)  # step the insight target learnt it
         self.head = 0
         self.retired_early = 0
+        self.slot_word = np.arange(self.slots) // WORD  # slot s is bit s % 64 of word s // 64
+        self.slot_bit = ONE << (np.arange(self.slots, dtype=np.uint64) % np.uint64(WORD))
 
     def live(self) -> np.ndarray:
         """Slots holding a live item."""
@@ -604,11 +606,6 @@ class Retired:
     delay: np.ndarray  # (n,) steps until the insight target knew it; inf: never
 
 
-def slot_bits(items: ItemStore) -> np.ndarray:
-    """Each slot's bit inside its word (slot s → ``1 << s % 64``), for masks over slots."""
-    return ONE << (np.arange(items.slots, dtype=np.uint64) % np.uint64(WORD))
-
-
 def _mask(items: ItemStore, slots: np.ndarray) -> np.ndarray:
     """Word masks (``words``,) with the bits of the given slots set."""
     out = np.zeros(items.words, dtype=np.uint64)
@@ -684,7 +681,7 @@ def originate(
     fresh = np.unique(slots[slots % WORD == 0] // WORD)
     early = None
     if fresh.size:
-        live = np.flatnonzero(items.origin >= 0)
+        live = items.live()
         cut = live[np.isin(live // WORD, fresh)]
         if cut.size:
             items.retired_early += cut.size
@@ -715,6 +712,6 @@ def expire(world: World, items: ItemStore, step: int, lifetime: int) -> Retired 
 
 def track_insights(items: ItemStore, target_row: int, step: int) -> None:
     """Record the step at which the target department first knows each live insight."""
-    knows = (items.known[target_row][np.arange(items.slots) // WORD] & slot_bits(items)) != 0
+    knows = (items.known[target_row][items.slot_word] & items.slot_bit) != 0
     new = knows & items.insight & (items.origin >= 0) & (items.reached_at < 0)
     items.reached_at[new] = step

@@ -259,10 +259,6 @@ class SiloModel(mesa.Model):
         """The tie graph (agents × agents), one entry per tie; read as undirected by the measures."""
         return self._ties()[0]
 
-    def primary_communities(self) -> np.ndarray:
-        """Each agent's primary community: where it holds most tie weight (−1: no ties)."""
-        return metrics.primary_community(*self._ties(), len(self.config.communities))
-
     def _ties(self) -> tuple[sp.coo_array, np.ndarray]:
         """Every tie as a COO entry holder → partner, and the community it lives in."""
         w = self.world

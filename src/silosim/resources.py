@@ -103,8 +103,8 @@ RECORD_BYTES = 2_200
 # Per insight originated: its delay in an Interval's list (a pointer and a float object), and its copies in
 # the pooled list and the array the time-to-insight measure reads.
 INSIGHT_BYTES = 48
-# Per item slot: origin, born and reached_at (int64) and insight (bool); the words of ``alive``.
-SLOT_BYTES = 25
+# Per item slot: origin, born, reached_at and slot_word (int64), slot_bit (uint64), insight (bool); ``alive``.
+SLOT_BYTES = 41
 # Mesa's model, the DataCollector, the assignment matrices: small and fixed.
 MODEL_FIXED_BYTES = 2 * 2**20
 # The interpreter, numpy/scipy/pandas/mesa/numba and the compiled loops, before any model is built:
