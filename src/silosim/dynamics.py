@@ -21,8 +21,10 @@ then stakeholders); Mesa agents are handles onto those rows. A step:
    not told); the pair interacts with probability equal to their share of
    identical features, and an interaction copies one differing feature to
    the initiator and strengthens their tie; all ties decay and weak ones drop;
-4. owners drift toward their communities' stakeholders (stakeholder pull),
-   every agent drifts a little (Klemm et al. 2003), new practices and
+4. organisational learning (March 1991, :mod:`silosim.needs`): needs may
+   change (turbulence), stakeholders learn their group's needs, and every
+   actor learns from the stakeholders and peers it met who outperform it
+   (stakeholder pull); every agent drifts a little (Klemm et al. 2003), new practices and
    insights appear at per-person rates, and items that reach the end of
    their ``item_lifetime`` are retired: which share of each community's
    members knew each of them is the flow between communities
@@ -44,6 +46,8 @@ from dataclasses import astuple, dataclass, field
 
 import numpy as np
 from numba import njit
+
+from silosim import needs as needs_
 
 ONE = np.uint64(1)
 ORG_CHANNEL = -1  # tie context of council meetings (not a community)
@@ -152,8 +156,12 @@ class ItemStore:
     in ``retired_early``.
     """
 
-    def __init__(self, n_agents: int, n_communities: int, slots: int):
-        """An empty store of ``slots`` items (a multiple of 64) for agents and communities."""
+    def __init__(self, n_agents: int, n_communities: int, slots: int, features: int = 1):
+        """An empty store of ``slots`` items (a multiple of 64) for agents and communities.
+
+        Each item carries ``content``: its originator's practice or viewpoint
+        when it was born (what a reader can learn from, :func:`owners_learn`).
+        """
         self.words = -(-slots // WORD)
         self.slots = self.words * WORD
         self.known = np.zeros((n_agents, self.words), dtype=np.uint64)
@@ -163,6 +171,7 @@ class ItemStore:
         self.born = np.zeros(self.slots, dtype=np.int64)
         self.insight = np.zeros(self.slots, dtype=bool)
         self.reached_at = np.full(self.slots, -1, dtype=np.int64)  # step the insight target learnt it
+        self.content = np.zeros((self.slots, features), dtype=np.int16)
         self.head = 0
         self.retired_early = 0
         self.slot_word = np.arange(self.slots) // WORD  # slot s is bit s % 64 of word s // 64
@@ -555,21 +564,94 @@ def council(members: np.ndarray, rng: np.random.Generator) -> Exchanges:
     return Exchanges(a.astype(np.int64), b.astype(np.int64), np.full(a.size, ORG_CHANNEL, dtype=np.int64))
 
 
-def stakeholder_pull(world: World, rate: float, n_offset: int, rng: np.random.Generator, sample: int = 64) -> None:
-    """Owners drift toward their stakeholders ("their point of view shapes the organisation").
+def learn_needs(world: World, needs: np.ndarray, group_of: np.ndarray, n_offset: int, rate: float,
+                rng: np.random.Generator) -> None:  # fmt: skip
+    """Stakeholders keep learning what they need: March's socialisation with their group's needs as the code."""
+    needs_.socialise(world.culture[n_offset:], needs[group_of], rate, rng)
 
-    With chance ``rate`` per community, its owner adopts the majority trait of
-    a sample of its stakeholders on one random feature.
+
+def owners_learn(
+    world: World,
+    items: ItemStore,
+    needs: np.ndarray,
+    group_of: np.ndarray,
+    ex: Exchanges,
+    n_actors: int,
+    rate: float,
+    rng: np.random.Generator,
+    sample: int = 64,
+) -> int:
+    """Actors learn from the people they met and the items they know: March's code learning.
+
+    An actor's practice is its code. It learns from up to ``sample`` of the
+    stakeholders it exchanged with this step (a stakeholder outperforms it
+    when its viewpoint matches its own group's needs better than the actor's
+    practice does); from the departments and community managers whose
+    practice it sees (those working in a community it works in, and those it
+    met in a council); and from up to ``sample`` of the live items it knows,
+    each carrying its originator's practice or viewpoint (a best practice, an
+    insight): that is how what crosses between communities teaches. A peer
+    or an item outperforms the actor when it matches the needs of the
+    stakeholders the actor met better on average. An actor that met no
+    stakeholder cannot judge, and learns nothing.
+
+    Returns:
+        The number of practice traits changed.
     """
-    n_f = world.culture.shape[1]
-    for c in np.flatnonzero(rng.random(world.n_communities) < rate):
-        members = world.members[world.members_ptr[c] : world.members_ptr[c + 1]]
-        members = members[np.searchsorted(members, n_offset) :]  # ascending: actors, then stakeholders
-        if members.size == 0:
-            continue
-        heard = members[rng.integers(0, members.size, size=min(sample, members.size))]
-        f = rng.integers(n_f)
-        world.culture[world.owner_row[c], f] = np.argmax(np.bincount(world.culture[heard, f]))  # lowest on ties
+    n = len(world.culture)
+    a = np.concatenate([ex.initiator, ex.partner])
+    b = np.concatenate([ex.partner, ex.initiator])
+    keep = (a < n_actors) & (b >= n_actors)
+    pair = np.unique(a[keep] * n + b[keep])
+    if pair.size == 0 or rate <= 0:
+        return 0
+    pair = pair[rng.permutation(pair.size)]
+    (s_row, s_rank), s_who = _ranked(pair // n, pair % n, sample)
+    n_s = int(s_rank.max()) + 1
+    culture, code = world.culture, world.culture[:n_actors]
+    need = np.full((n_actors, n_s, culture.shape[1]), -2, dtype=np.int64)  # −2 matches nothing
+    need[s_row, s_rank] = needs[group_of[s_who - n_actors]]
+    heard = culture[s_who]
+    stake_superior = needs_.match(heard, need[s_row, s_rank]) > needs_.match(code[s_row], need[s_row, s_rank])
+
+    # what it sees: peers' practices and the content of the items it knows
+    mask = world.member_mask[:n_actors]
+    sees = (mask[:, None] & mask[None, :]) != 0
+    met = (a < n_actors) & (b < n_actors)
+    sees[a[met], b[met]] = True
+    np.fill_diagonal(sees, False)
+    p_row, p_who = np.nonzero(sees)
+    known = np.unpackbits((items.known[:n_actors] & items.alive).view(np.uint8), axis=1, bitorder="little")
+    i_row, i_slot = np.nonzero(known)
+    order = rng.permutation(i_slot.size)
+    (i_row, i_rank), i_slot = _ranked(i_row[order], i_slot[order], sample)
+    seen_row = np.concatenate([p_row, i_row])
+    seen = np.concatenate([culture[p_who], items.content[i_slot]])
+    by_row = np.argsort(seen_row, kind="stable")
+    seen_row, seen = seen_row[by_row], seen[by_row]
+    valid = need[:, :, 0] != -2
+    score = (needs_.match(seen[:, None, :], need[seen_row]) * valid[seen_row]).sum(axis=1)
+    own = (needs_.match(code[:, None, :], need) * valid).sum(axis=1)
+    seen_superior = score > own[seen_row]
+
+    rows = np.concatenate([s_row, seen_row])
+    rank = np.concatenate([s_rank, np.arange(seen_row.size) - np.searchsorted(seen_row, seen_row) + n_s])
+    width = int(rank.max()) + 1
+    individuals = np.full((n_actors, width, culture.shape[1]), needs_.UNKNOWN, dtype=culture.dtype)
+    superior = np.zeros((n_actors, width), dtype=bool)
+    individuals[rows, rank] = np.concatenate([heard, seen])
+    superior[rows, rank] = np.concatenate([stake_superior, seen_superior])
+    return needs_.learn_code(code, individuals, superior, rate, rng)
+
+
+def _ranked(rows: np.ndarray, values: np.ndarray, cap: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Pairs grouped by row: ``((row, rank within row), value)`` for the first ``cap`` of each row."""
+    order = np.argsort(rows, kind="stable")
+    rows, values = rows[order], values[order]
+    start = np.searchsorted(rows, rows, side="left")
+    rank = np.arange(rows.size) - start
+    keep = rank < cap
+    return (rows[keep], rank[keep]), values[keep]
 
 
 def drift(world: World, rate: float, traits: int, rng: np.random.Generator) -> None:
@@ -693,6 +775,7 @@ def originate(
     items.born[slots] = step
     items.insight[slots] = insight
     items.reached_at[slots] = -1
+    items.content[slots] = world.culture[rows]
     bits = ONE << (slots % WORD).astype(np.uint64)
     np.bitwise_or.at(items.known, (rows, slots // WORD), bits)
     np.bitwise_or.at(items.posted, (contexts, slots // WORD), bits)

@@ -322,6 +322,71 @@ def culture_regions(culture: np.ndarray, edges: np.ndarray | None = None) -> int
     return int(connected_components(graph, directed=False)[0])
 
 
+def community_fit(
+    practice: np.ndarray, effort: np.ndarray, needs: np.ndarray, group_members: np.ndarray
+) -> np.ndarray:
+    """Per community, how well the practice its members meet matches what they need (March's knowledge, applied).
+
+    The practice a community's members meet is every actor's that engages
+    there (owner, posting departments, community managers), weighted by the
+    effort it spends there; its members' needs are their groups', weighted by
+    how many members each group has there.
+
+    Args:
+        practice: (actors × features) practice traits.
+        effort: (actors × communities) exchanges per step each actor spends in each community.
+        needs: (groups × features) the trait each stakeholder group needs.
+        group_members: (groups × communities) stakeholder members of each group in each community.
+
+    Returns:
+        (communities,) share of features matched, 0–1; nan where no actor engages or no stakeholder belongs.
+    """
+    matched = (np.asarray(practice)[:, None, :] == np.asarray(needs)[None, :, :]).mean(axis=2)  # actors × groups
+    effort, group_members = np.asarray(effort, dtype=float), np.asarray(group_members, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        met = effort / effort.sum(axis=0)
+        members = group_members / group_members.sum(axis=0)
+    return np.einsum("ac,ag,gc->c", met, matched, members)
+
+
+def fit(practice: np.ndarray, effort: np.ndarray, needs: np.ndarray, group_members: np.ndarray) -> float:
+    """The organisation's fit: :func:`community_fit` averaged over communities, weighted by stakeholder members."""
+    return _member_mean(community_fit(practice, effort, needs, group_members), group_members)
+
+
+def knowledge(practice: np.ndarray, needs: np.ndarray, group_members: np.ndarray) -> float:
+    """The organisation's best practice for each community's needs (March's code knowledge), member-weighted.
+
+    Per community, the largest match any actor's practice reaches against its
+    members' needs, used there or not: what the organisation knows, beside
+    :func:`fit`, what its communities meet (fit ≤ knowledge).
+    """
+    matched = (np.asarray(practice)[:, None, :] == np.asarray(needs)[None, :, :]).mean(axis=2)
+    group_members = np.asarray(group_members, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        best = (matched @ (group_members / group_members.sum(axis=0))).max(axis=0, initial=-np.inf)
+    return _member_mean(np.where(np.isfinite(best), best, np.nan), group_members)
+
+
+def _member_mean(values: np.ndarray, group_members: np.ndarray) -> float:
+    weights = np.asarray(group_members, dtype=float).sum(axis=0)
+    ok = np.isfinite(values) & (weights > 0)
+    return float(np.average(values[ok], weights=weights[ok])) if ok.any() else math.nan
+
+
+def practice_diversity(practice: np.ndarray) -> float:
+    """Ways of working the organisation keeps: distinct traits among actors per feature, averaged over features.
+
+    1 means every actor works the same way on every feature: nothing left to
+    learn from each other (March 1991); the most is min(actors, traits).
+    """
+    practice = np.asarray(practice)
+    if practice.size == 0:
+        return math.nan
+    ordered = np.sort(practice, axis=0)
+    return float(1 + (ordered[1:] != ordered[:-1]).sum(axis=0).mean())
+
+
 def burt_constraint(graph: sp.sparray | sp.spmatrix, nodes: np.ndarray) -> np.ndarray:
     """Burt's (1992) constraint of each given node: Σ_j (p_ij + Σ_q p_iq p_qj)².
 

@@ -16,7 +16,7 @@ import mesa
 import numpy as np
 import scipy.sparse as sp
 
-from silosim import dynamics, metrics, resources, rules
+from silosim import dynamics, metrics, needs, resources, rules
 from silosim.agents import CommunityManager, Department, Stakeholder
 from silosim.scenario import Scenario, apply_override, from_dict, to_dict
 
@@ -35,6 +35,9 @@ MEASURES = (
     "practice_convergence",
     "practice_regions",
     "broker_constraint",
+    "fit",
+    "knowledge",
+    "practice_diversity",
 )
 
 
@@ -87,6 +90,15 @@ class SiloModel(mesa.Model):
         comms = np.concatenate(pairs_comm) if pairs_comm else np.zeros(0, dtype=np.int64)
         order = np.lexsort((comms, rows))
         n_s = n - self.n_actors
+        # needs (March's reality): stakeholders start from their group's, with noise (the random traits drawn above)
+        self.group_of = np.repeat(np.arange(len(group_sizes)), group_sizes)
+        self.needs, self.needs_shared, self.needs_base = needs.draw_needs(
+            len(group_sizes), dyn.features, dyn.traits, dyn.needs_overlap, rng_, [g.needs for g in org.stakeholders]
+        )
+        knows = rng_.random((n_s, dyn.features)) >= dyn.need_noise
+        culture[self.n_actors :][knows] = self.needs[self.group_of][knows]
+        self.group_members = np.zeros((len(group_sizes), n_c))  # stakeholder members of each group in each community
+        np.add.at(self.group_members, (self.group_of[rows], comms), 1)
         activity = np.zeros(n)
         activity[self.n_actors :] = np.repeat([g.activity for g in org.stakeholders], group_sizes)
         k = dyn.max_ties
@@ -100,7 +112,7 @@ class SiloModel(mesa.Model):
             joined=comms[order].astype(np.int64),
             activity=activity,
         )
-        self.items = dynamics.ItemStore(n, n_c, resources.item_slots(scenario))
+        self.items = dynamics.ItemStore(n, n_c, resources.item_slots(scenario), dyn.features)
         self.departments = Department.create_agents(
             self,
             self.n_departments,
@@ -208,7 +220,7 @@ class SiloModel(mesa.Model):
     # ------------------------------------------------------------------ dynamics
 
     def step(self) -> None:
-        """One step: cross-posts, exchanges, ties, council, pull, drift, new and ended items, events, measures."""
+        """One step: cross-posts, exchanges, ties, council, learning, drift, new and ended items, events, measures."""
         w, items, dyn, rng = self.world, self.items, self.config.dynamics, self.rng
         stakeholder_rate = dyn.relay_rate if self.config.ownership.cross_posting == "open" else 0.0
         posts, spent, busy = dynamics.relay(
@@ -220,7 +232,9 @@ class SiloModel(mesa.Model):
             ex = ex + dynamics.council(self.council_rows, rng)
         interacted = dynamics.interact(w, items, ex, rng, dyn.word_of_mouth)
         dynamics.update_ties(w, ex, interacted, dyn.reinforcement, dyn.tie_decay, dyn.tie_floor)
-        dynamics.stakeholder_pull(w, dyn.stakeholder_pull, self.n_actors, rng)
+        needs.change_needs(self.needs, self.needs_shared, self.needs_base, dyn.turbulence, dyn.traits, rng)
+        dynamics.learn_needs(w, self.needs, self.group_of, self.n_actors, dyn.need_learning, rng)
+        dynamics.owners_learn(w, items, self.needs, self.group_of, ex, self.n_actors, dyn.stakeholder_pull, rng)
         dynamics.drift(w, dyn.drift, dyn.traits, rng)
         self._open.add_step(w, ex, posts, spent, self.n_actors)
         self._record(self._originate(ex))
@@ -268,7 +282,7 @@ class SiloModel(mesa.Model):
         return graph, w.tie_context.ravel()[slots]
 
     def _tie_snapshot(self) -> dict:
-        """Descriptions of the tie structure and of practices now (not part of the verdict)."""
+        """Descriptions of the tie structure, of practices and of their fit to needs now (not part of the verdict)."""
         graph, community = self._ties()
         n_c = len(self.config.communities)
         partition = metrics.primary_community(graph, community, n_c)
@@ -284,6 +298,9 @@ class SiloModel(mesa.Model):
             "practice_convergence": metrics.practice_convergence(depts),
             "practice_regions": metrics.culture_regions(depts),
             "broker_constraint": float(np.nanmean(constraint)) if np.any(np.isfinite(constraint)) else math.nan,
+            "fit": metrics.fit(self.world.culture[: self.n_actors], self.world.effort, self.needs, self.group_members),
+            "knowledge": metrics.knowledge(self.world.culture[: self.n_actors], self.needs, self.group_members),
+            "practice_diversity": metrics.practice_diversity(self.world.culture[: self.n_actors]),
         }
 
     def window_start(self, step: int | None = None) -> int:

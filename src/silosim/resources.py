@@ -103,7 +103,8 @@ RECORD_BYTES = 2_200
 # Per insight originated: its delay in an Interval's list (a pointer and a float object), and its copies in
 # the pooled list and the array the time-to-insight measure reads.
 INSIGHT_BYTES = 48
-# Per item slot: origin, born, reached_at and slot_word (int64), slot_bit (uint64), insight (bool); ``alive``.
+# Per item slot: origin, born, reached_at and slot_word (int64), slot_bit (uint64), insight (bool); ``alive``;
+# and its content, 2 bytes per feature (added where the features are known).
 SLOT_BYTES = 41
 # Mesa's model, the DataCollector, the assignment matrices: small and fixed.
 MODEL_FIXED_BYTES = 2 * 2**20
@@ -396,7 +397,7 @@ def _estimate(scenario: Scenario) -> _Estimate:
     kept = {
         "stakeholders": (row + AGENT_OBJECT_BYTES) * q.rows + 16 * q.stakeholders,  # + joined_ptr, degree
         # the item store: known (agents × words), posted (communities × words), per-slot arrays
-        "items": _item_store_bytes(q.rows, _slots_for(q.item_mean), q.communities),
+        "items": _item_store_bytes(q.rows, _slots_for(q.item_mean), q.communities, q.features),
         "memberships": 40 * q.memberships,  # joined, members, members_cumvis, members_guide, belongs
         "ties": 9 * q.tie_slots,  # tie_partner int32, tie_weight float32, tie_context int8
         "records": (RECORD_BYTES + 8 * _record_cells(q)) * q.records,
@@ -432,9 +433,9 @@ def _estimate(scenario: Scenario) -> _Estimate:
     return _Estimate(math.ceil(total), contributions, q, phase)
 
 
-def _item_store_bytes(rows: float, slots: int, communities: int) -> float:
+def _item_store_bytes(rows: float, slots: int, communities: int, features: int) -> float:
     """The item store: a bit per slot for each agent (known) and community (posted), and the per-slot arrays."""
-    return 8 * (slots / 64) * (rows + communities) + SLOT_BYTES * slots
+    return 8 * (slots / 64) * (rows + communities) + (SLOT_BYTES + 2 * features) * slots
 
 
 def _record_cells(q: _Quantities) -> float:
@@ -738,7 +739,7 @@ def _stakeholder_share(est: _Estimate, room: float) -> float:
 
     def cost(s: float) -> float:
         slots = _slots_for((q.practices + q.insights_per_step * s) * q.lifetime)
-        return linear * s + _item_store_bytes(q.actors + q.stakeholders * s, slots, q.communities)
+        return linear * s + _item_store_bytes(q.actors + q.stakeholders * s, slots, q.communities, q.features)
 
     lo, hi = 0.0, min(1.0, _cap_share(q))
     if cost(hi) <= room:

@@ -86,6 +86,13 @@ class StakeholderGroup(StrictModel):
     count: int = Field(ge=1, le=50_000_000, description="Number of stakeholders in the group.")
     external: bool = Field(True, description="Outside the organisation (false for employees).")
     activity: float = Field(0.5, ge=0, le=1, description="Chance that a member acts in a step.")
+    needs: list[int] | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="The trait on each feature this group needs (March's reality): `features` traits "
+        "in 0 … `traits` − 1; drawn from the seed and `needs_overlap` when absent.",
+    )
 
 
 class Community(StrictModel):
@@ -150,11 +157,37 @@ class Dynamics(StrictModel):
         0.001, ge=0, le=1, description="Chance per agent and step of one random trait change (Klemm et al. 2003)."
     )
     stakeholder_pull: float = Field(
-        0.1,
+        0.05,
         ge=0,
         le=1,
-        description="Chance per community and step that its owner adopts its stakeholders' "
-        "majority trait on one feature.",
+        description="Code learning (March's p2): per step and feature, an owner adopts the majority view "
+        "of the people it met who outperform it with chance 1 − (1 − p2)^k (k: the majority's margin).",
+    )
+    needs_overlap: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Chance that a group's need on a feature is the one all groups share (1: the same needs).",
+    )
+    turbulence: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Chance per step that a group's need changes on one feature (March's p4); shared needs "
+        "change together.",
+    )
+    need_learning: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Chance per step and feature that a stakeholder adopts its group's need where its "
+        "viewpoint differs (March's socialisation, with reality as the code).",
+    )
+    need_noise: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Chance per feature that a stakeholder's first viewpoint is a random trait, not its need.",
     )
     practice_rate: float = Field(
         0.05, ge=0, le=MAX_ITEMS_PER_STEP, description="Best practices a department originates per step (mean)."
@@ -672,6 +705,21 @@ def _reference_problems(data: dict, located: Located) -> list[Problem]:
     if rule == "dedicated_cms" and not cms:
         add(("ownership", "rule"), "rule 'dedicated_cms' needs at least one community manager")
 
+    dyn = data.get("dynamics") if isinstance(data.get("dynamics"), dict) else {}
+    features, traits = dyn.get("features", 5), dyn.get("traits", 10)
+    for i, group in _items(data, *org, "stakeholders"):
+        need = group.get("needs") if isinstance(group, dict) else None
+        if not isinstance(need, list) or not isinstance(features, int) or not isinstance(traits, int):
+            continue
+        if len(need) != features:
+            add((*org, "stakeholders", i, "needs"), f"expected {features} traits (dynamics.features), got {len(need)}")
+        for j, trait in enumerate(need):
+            if isinstance(trait, int) and not isinstance(trait, bool) and not 0 <= trait < traits:
+                add(
+                    (*org, "stakeholders", i, "needs", j),
+                    f"expected a trait in 0 … {traits - 1} (dynamics.traits), got {trait}",
+                )
+
     target = (data.get("metrics") or {}).get("insight_target") if isinstance(data.get("metrics"), dict) else None
     if target is not None and unknown_dept(target):
         add(("metrics", "insight_target"), f"unknown department '{target}'{nearest(target, dept_names)}")
@@ -921,6 +969,7 @@ class OverrideError(ValueError):
 STRUCTURAL = {
     "name", "description", "seed", "steps", "events",
     "dynamics.features", "dynamics.traits", "dynamics.max_ties", "metrics.every",
+    "dynamics.needs_overlap", "dynamics.need_noise", "organization.stakeholders.*.needs",
     "organization.departments.*.name", "organization.community_managers.*.name",
     "organization.stakeholders.*.group", "organization.stakeholders.*.count",
     "organization.stakeholders.*.external", "communities.*.name", "communities.*.audience",
