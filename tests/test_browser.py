@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(os.environ.get("SILOSIM_TEST_ARTIFACTS", ROOT / "results" / "test-artifacts"))
-GRAPH_SIZE, CHARTS_SIZE = (744, 504), (900, 558)  # natural sizes of the two figures (pixels)
+GRAPH_SIZE, CHARTS_SIZE = (744, 504), (1200, 558)  # natural sizes of the two figures (pixels)
 TIMEOUT_MS = 60_000
 
 

@@ -85,7 +85,7 @@ def items_of(mask_words: np.ndarray) -> list[int]:
 
 def store_with(world: World, slots: int, origins: list[int], known_by: list[list[int]]) -> ItemStore:
     """An item store whose items 0, 1, … come from ``origins`` (posted there), known by ``known_by``."""
-    items = ItemStore(len(world.culture), world.n_communities, slots)
+    items = ItemStore(len(world.culture), world.n_communities, slots, world.culture.shape[1])
     originators = [who[0] for who in known_by]
     dynamics.originate(world, items, 1, np.array(originators), np.array(origins), np.zeros(len(origins), bool))
     for slot, who in enumerate(known_by):
@@ -387,7 +387,7 @@ def test_retire_counts_knowers_per_community_outside_the_origin():
     assert world.member_count.tolist() == [2, 2]
     assert world.outside.tolist() == [[2, 1], [1, 2]]  # members of b not in a; the diagonal: all of a
     # items in slots 0, 63 (the last bit of word 0), 64 (the first of word 1) and 127
-    items = ItemStore(3, 2, 128)
+    items = ItemStore(3, 2, 128, world.culture.shape[1])
     slots = np.array([0, 63, 64, 127])
     items.origin[slots] = [0, 0, 1, 1]
     items.alive[:] = ~np.uint64(0)
@@ -427,7 +427,7 @@ def test_the_model_counts_outside_members_from_fixed_memberships():
 
 def test_the_ring_clears_a_word_on_entering_it_and_counts_what_it_cut_short():
     world = tiny_world([{0}, {0}], 0, 1)
-    items = ItemStore(2, 1, 128)  # two words
+    items = ItemStore(2, 1, 128, world.culture.shape[1])  # two words
     assert (items.words, items.slots) == (2, 128)
     rows, comm = np.zeros(64, dtype=np.int64), np.zeros(64, dtype=np.int64)
     assert dynamics.originate(world, items, 1, rows, comm, np.zeros(64, bool)) is None
@@ -445,7 +445,7 @@ def test_the_ring_clears_a_word_on_entering_it_and_counts_what_it_cut_short():
 
 def test_expire_retires_items_in_birth_order_one_lifetime_after_birth():
     world = tiny_world([{0}], 0, 1)
-    items = ItemStore(1, 1, 1024)
+    items = ItemStore(1, 1, 1024, world.culture.shape[1])
     for step in (1, 2, 3):  # one item born in each of steps 1, 2, 3
         dynamics.originate(world, items, step, np.array([0]), np.array([0]), np.array([False]))
     ended_at = {}
@@ -697,7 +697,7 @@ def test_a_store_too_small_counts_items_cut_short_instead_of_failing(monkeypatch
     data = islands(3, word_of_mouth=0.0, steps=40)
     data["dynamics"] |= {"practice_rate": 8.0, "item_lifetime": 20}  # about 480 live items
     model = SiloModel(scenario.from_dict(data))
-    model.items = ItemStore(len(model.world.culture), 3, 128)  # room for 128
+    model.items = ItemStore(len(model.world.culture), 3, 128, model.world.culture.shape[1])  # room for 128
     cut = []
     originate = dynamics.originate
 

@@ -169,7 +169,7 @@ def test_measures_figure_has_a_panel_per_measure_and_marks_events():
     data["events"] = [{"at": 20, "set": {"ownership.cross_posting": "open"}}]
     model = stepped(data, 35)
     fig = viz.measures_figure(model)
-    assert len(fig.axes) == 6
+    assert len(fig.axes) == 8
     assert [ax.get_title() for ax in fig.axes] == [title for _, title in viz.PANELS]
     for ax in fig.axes:
         xs = [line.get_xdata() for line in ax.get_lines()]

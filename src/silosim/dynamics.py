@@ -156,8 +156,8 @@ class ItemStore:
     in ``retired_early``.
     """
 
-    def __init__(self, n_agents: int, n_communities: int, slots: int, features: int = 1):
-        """An empty store of ``slots`` items (a multiple of 64) for agents and communities.
+    def __init__(self, n_agents: int, n_communities: int, slots: int, features: int):
+        """An empty store of ``slots`` items (a multiple of 64) for agents and communities, of ``features`` traits.
 
         Each item carries ``content``: its originator's practice or viewpoint
         when it was born (what a reader can learn from, :func:`owners_learn`).
@@ -624,7 +624,7 @@ def owners_learn(
     known = np.unpackbits((items.known[:n_actors] & items.alive).view(np.uint8), axis=1, bitorder="little")
     i_row, i_slot = np.nonzero(known)
     order = rng.permutation(i_slot.size)
-    (i_row, i_rank), i_slot = _ranked(i_row[order], i_slot[order], sample)
+    (i_row, _), i_slot = _ranked(i_row[order], i_slot[order], sample)
     seen_row = np.concatenate([p_row, i_row])
     seen = np.concatenate([culture[p_who], items.content[i_slot]])
     by_row = np.argsort(seen_row, kind="stable")

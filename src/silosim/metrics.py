@@ -322,9 +322,7 @@ def culture_regions(culture: np.ndarray, edges: np.ndarray | None = None) -> int
     return int(connected_components(graph, directed=False)[0])
 
 
-def community_fit(
-    practice: np.ndarray, effort: np.ndarray, needs: np.ndarray, group_members: np.ndarray
-) -> np.ndarray:
+def community_fit(practice: np.ndarray, effort: np.ndarray, needs: np.ndarray, group_members: np.ndarray) -> np.ndarray:
     """Per community, how well the practice its members meet matches what they need (March's knowledge, applied).
 
     The practice a community's members meet is every actor's that engages

@@ -142,7 +142,7 @@ def learn_code(
     Returns:
         The number of (code, feature) beliefs changed.
     """
-    n_r, n_i, n_f = individuals.shape
+    n_f = individuals.shape[2]
     r, i, f = np.nonzero(superior[:, :, None] & (individuals >= 0))
     if r.size == 0:
         return 0

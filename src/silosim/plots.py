@@ -25,12 +25,14 @@ PANELS = (
     ("cross_reach", "cross-community reach"),
     ("practice_convergence", "practice convergence"),
     ("time_to_insight", "time to insight (steps)"),
+    ("fit", "fit to stakeholders' needs"),
+    ("knowledge", "knowledge (best practice held)"),
 )
 
 
 def plot_timeseries(timeseries: pd.DataFrame, scenario: Scenario, path: Path) -> None:
-    """Six panels of measures against step, with the scenario's events marked."""
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5), sharex=True)
+    """Eight panels of measures against step, with the scenario's events marked."""
+    fig, axes = plt.subplots(2, 4, figsize=(17, 6.5), sharex=True)
     for ax, (column, title) in zip(axes.ravel(), PANELS, strict=True):
         ax.plot(timeseries["step"], timeseries[column], color="tab:blue")
         if column == "ei_index":

@@ -354,14 +354,16 @@ def measures_figure(model: SiloModel) -> Figure:
     """The measures over time (one panel each), the scenario's events marked, the verdict as title."""
     frame = model.datacollector.get_model_vars_dataframe()
     cfg = model.config
-    fig = Figure(figsize=(7.5, 4.65), dpi=120)  # 900 x 558 px
+    fig = Figure(figsize=(10, 4.65), dpi=120)  # 1200 x 558 px
     axes = fig.subplots(
         2,
-        3,
+        4,
         sharex=True,
         gridspec_kw={"left": 0.06, "right": 0.98, "top": 0.84, "bottom": 0.15, "wspace": 0.25, "hspace": 0.3},
     )
-    bounds = {"ei_index": (-1.05, 1.05), "cross_reach": (-0.02, 1.02), "practice_convergence": (-0.02, 1.02)}
+    bounds = {"ei_index": (-1.05, 1.05)} | dict.fromkeys(
+        ("cross_reach", "practice_convergence", "fit", "knowledge"), (-0.02, 1.02)
+    )
     bounds["silo_count"] = (0, len(cfg.communities) + 0.5)
     for ax, (column, title) in zip(axes.ravel(), PANELS, strict=True):
         values = frame[column].astype(float) if len(frame) else None
