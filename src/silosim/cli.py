@@ -123,7 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     dock = commands.add_parser("dock", help="reproduce the published models the mechanisms stand on")
-    dock.add_argument("model", choices=["axelrod", "deffuant"], help="which published model")
+    dock.add_argument(
+        "model",
+        choices=["axelrod", "deffuant", "march"],
+        help="which published model: axelrod (Axelrod 1997), deffuant (silosim's drift against Klemm et al. 2003) "
+        "or march (March 1991, through silosim.needs' learning rules)",
+    )
     dock.add_argument("--runs", type=_positive_int, help="runs per cell (default: the published count)")
     dock.add_argument("--jobs", type=_positive_int, help="worker processes (default: all cores)")
     dock.add_argument("--out", type=Path, help="report folder (default: results/dock-MODEL)")

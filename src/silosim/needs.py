@@ -113,10 +113,12 @@ def socialise(individuals: np.ndarray, code: np.ndarray, rate: float | np.ndarra
         The number of beliefs changed.
     """
     code = np.broadcast_to(code, individuals.shape)
-    change = (individuals != code) & (code >= 0)
-    change &= rng.random(individuals.shape) < rate
+    differ = np.nonzero((individuals != code) & (code >= 0))  # one draw per differing belief only
+    rate = np.broadcast_to(rate, individuals.shape)[differ]
+    take = rng.random(rate.size) < rate
+    change = tuple(axis[take] for axis in differ)
     individuals[change] = code[change]
-    return int(change.sum())
+    return int(take.sum())
 
 
 def learn_code(
