@@ -59,8 +59,13 @@ STEPS = 120
 # `silosim dock march`, through the same functions; this docking is of the exchange and information engine.
 DOCKING = {
     "dynamics": {
-        "practice_rate": 0.2, "insight_rate": 0.01, "relay_cost": 7.5, "item_lifetime": 20,
-        "stakeholder_pull": 0.0, "need_learning": 0.0, "need_noise": 1.0,
+        "practice_rate": 0.2,
+        "insight_rate": 0.01,
+        "relay_cost": 7.5,
+        "item_lifetime": 20,
+        "stakeholder_pull": 0.0,
+        "need_learning": 0.0,
+        "need_noise": 1.0,
     },
     "metrics": {"burn_in": 40, "window": 80, "verdict": {"silo_floor": 0.1}},
 }
