@@ -179,7 +179,7 @@ def _fit(args: tuple) -> float:
     return model.measures["fit"]
 
 
-def _glue_minus_delegation(overlap: float, turbulence: float, seeds: int = 20) -> tuple[float, float]:
+def _glue_minus_delegation(overlap: float, turbulence: float, seeds: int = 40) -> tuple[float, float]:
     """Paired (common seeds) mean of glue − delegation fit and its 95% half-width."""
     with ProcessPoolExecutor(2) as pool:
         glue = np.array(list(pool.map(_fit, [(overlap, turbulence, "glue", s) for s in range(seeds)])))

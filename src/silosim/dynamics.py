@@ -128,6 +128,7 @@ class World:
     members_ptr: np.ndarray = field(default=None)
     members_cumvis: np.ndarray = field(default=None)  # cumulative visibility in CSR order
     members_guide: np.ndarray = field(default=None)  # where a pick_members search starts, per bucket
+    stakeholders_start: np.ndarray = field(default=None)  # (C,) CSR index of each community's first stakeholder
     member_mask: np.ndarray = field(default=None)  # (N,) uint64 communities it takes part in
     relay_mask: np.ndarray = field(default=None)  # (N,) uint64 communities it may cross-post into
     owner_row: np.ndarray = field(default=None)  # (C,) row of each community's owner
@@ -200,6 +201,7 @@ def build_members(world: World, participates_actors: np.ndarray, n_stakeholder_o
     world.members_ptr = np.concatenate([[0], np.cumsum(np.bincount(comm, minlength=n_c))])
     world.members_cumvis = np.cumsum(vis[order])
     world.members_guide = _guide_table(world.members_ptr, world.members_cumvis)
+    world.stakeholders_start = world.members_ptr[:-1] + np.bincount(a_comm, minlength=n_c)  # actors come first
     assert n_actors <= n_stakeholder_offset
 
 
@@ -566,8 +568,12 @@ def council(members: np.ndarray, rng: np.random.Generator) -> Exchanges:
 
 def learn_needs(world: World, needs: np.ndarray, group_of: np.ndarray, n_offset: int, rate: float,
                 rng: np.random.Generator) -> None:  # fmt: skip
-    """Stakeholders keep learning what they need: March's socialisation with their group's needs as the code."""
-    needs_.socialise(world.culture[n_offset:], needs[group_of], rate, rng)
+    """Stakeholders keep learning what they need, as they act: March's socialisation with their needs as the code.
+
+    A stakeholder learns at ``rate × activity``: those who use the
+    communities most (lead users) know their needs best.
+    """
+    needs_.socialise(world.culture[n_offset:], needs[group_of], rate * world.activity[n_offset:, None], rng)
 
 
 def owners_learn(
@@ -579,35 +585,45 @@ def owners_learn(
     n_actors: int,
     rate: float,
     rng: np.random.Generator,
-    sample: int = 64,
+    sample: int = 32,
 ) -> int:
-    """Actors learn from the people they met and the items they know: March's code learning.
+    """Actors learn from the stakeholders they hear, the peers they see and the items they know: March's code learning.
 
-    An actor's practice is its code. It learns from up to ``sample`` of the
-    stakeholders it exchanged with this step (a stakeholder outperforms it
-    when its viewpoint matches its own group's needs better than the actor's
-    practice does); from the departments and community managers whose
-    practice it sees (those working in a community it works in, and those it
-    met in a council); and from up to ``sample`` of the live items it knows,
-    each carrying its originator's practice or viewpoint (a best practice, an
-    insight): that is how what crosses between communities teaches. A peer
-    or an item outperforms the actor when it matches the needs of the
-    stakeholders the actor met better on average. An actor that met no
-    stakeholder cannot judge, and learns nothing.
+    An actor's practice is its code. Each step it hears ``sample``
+    stakeholders of its communities, drawn by the effort it spends in each,
+    of whom those who act this step (their ``activity``) speak (a
+    stakeholder outperforms it when its viewpoint matches its own group's
+    needs better than the actor's practice does); it sees the practice of
+    the departments and community managers working in a community it works
+    in, and of those it met in a council; and it reads ``sample`` draws from
+    the live items it knows, each carrying its originator's practice or viewpoint (a
+    best practice, an insight): that is how what crosses between communities
+    teaches. A peer or an item outperforms the actor when it matches the
+    needs of the stakeholders the actor heard better on average. The sample
+    sizes do not grow with the actor's headcount: a department learns at the
+    rate of one listener, whatever its size, so the outcome does not depend
+    on the population's scale. An actor in no community learns nothing.
 
     Returns:
         The number of practice traits changed.
     """
-    n = len(world.culture)
-    a = np.concatenate([ex.initiator, ex.partner])
-    b = np.concatenate([ex.partner, ex.initiator])
-    keep = (a < n_actors) & (b >= n_actors)
-    pair = np.unique(a[keep] * n + b[keep])
-    if pair.size == 0 or rate <= 0:
+    if rate <= 0:
         return 0
-    pair = pair[rng.permutation(pair.size)]
-    (s_row, s_rank), s_who = _ranked(pair // n, pair % n, sample)
-    n_s = int(s_rank.max()) + 1
+    effort = world.effort[:n_actors]
+    total = effort.sum(axis=1)
+    cum = np.cumsum(effort, axis=1)
+    u = rng.random((n_actors, sample)) * total[:, None]
+    community = np.minimum((cum[:, None, :] <= u[:, :, None]).sum(axis=2), effort.shape[1] - 1)
+    lo, hi = world.stakeholders_start[community], world.members_ptr[community + 1]
+    pick = lo + (rng.random((n_actors, sample)) * (hi - lo)).astype(np.int64)
+    heard_ok = (hi > lo) & (total[:, None] > 0)
+    s_row, s_rank = np.nonzero(heard_ok)
+    s_who = world.members[pick[s_row, s_rank]]
+    speaks = rng.random(s_row.size) < world.activity[s_who]  # a stakeholder is heard when it acts
+    s_row, s_rank, s_who = s_row[speaks], s_rank[speaks], s_who[speaks]
+    if s_row.size == 0:
+        return 0
+    n_s = sample
     culture, code = world.culture, world.culture[:n_actors]
     need = np.full((n_actors, n_s, culture.shape[1]), -2, dtype=np.int64)  # −2 matches nothing
     need[s_row, s_rank] = needs[group_of[s_who - n_actors]]
@@ -617,14 +633,16 @@ def owners_learn(
     # what it sees: peers' practices and the content of the items it knows
     mask = world.member_mask[:n_actors]
     sees = (mask[:, None] & mask[None, :]) != 0
-    met = (a < n_actors) & (b < n_actors)
-    sees[a[met], b[met]] = True
+    met = (ex.initiator < n_actors) & (ex.partner < n_actors)
+    sees[ex.initiator[met], ex.partner[met]] = sees[ex.partner[met], ex.initiator[met]] = True
     np.fill_diagonal(sees, False)
     p_row, p_who = np.nonzero(sees)
     known = np.unpackbits((items.known[:n_actors] & items.alive).view(np.uint8), axis=1, bitorder="little")
-    i_row, i_slot = np.nonzero(known)
-    order = rng.permutation(i_slot.size)
-    (i_row, _), i_slot = _ranked(i_row[order], i_slot[order], sample)
+    k_row, k_slot = np.nonzero(known)  # by row
+    count = np.bincount(k_row, minlength=n_actors)
+    i_row = np.repeat(np.flatnonzero(count), sample)  # `sample` items drawn from what each actor knows
+    draw = (rng.random(i_row.size) * count[i_row]).astype(np.int64)
+    i_slot = k_slot[np.searchsorted(k_row, i_row) + draw]
     seen_row = np.concatenate([p_row, i_row])
     seen = np.concatenate([culture[p_who], items.content[i_slot]])
     by_row = np.argsort(seen_row, kind="stable")
@@ -642,16 +660,6 @@ def owners_learn(
     individuals[rows, rank] = np.concatenate([heard, seen])
     superior[rows, rank] = np.concatenate([stake_superior, seen_superior])
     return needs_.learn_code(code, individuals, superior, rate, rng)
-
-
-def _ranked(rows: np.ndarray, values: np.ndarray, cap: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """Pairs grouped by row: ``((row, rank within row), value)`` for the first ``cap`` of each row."""
-    order = np.argsort(rows, kind="stable")
-    rows, values = rows[order], values[order]
-    start = np.searchsorted(rows, rows, side="left")
-    rank = np.arange(rows.size) - start
-    keep = rank < cap
-    return (rows[keep], rank[keep]), values[keep]
 
 
 def drift(world: World, rate: float, traits: int, rng: np.random.Generator) -> None:

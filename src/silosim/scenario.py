@@ -180,8 +180,8 @@ class Dynamics(StrictModel):
         0.01,
         ge=0,
         le=1,
-        description="Chance per step and feature that a stakeholder adopts its group's need where its "
-        "viewpoint differs (March's socialisation, with reality as the code).",
+        description="Chance per step and feature, times the stakeholder's activity, that it adopts its group's "
+        "need where its viewpoint differs (March's socialisation, with reality as the code).",
     )
     need_noise: float = Field(
         0.5,
