@@ -141,6 +141,8 @@ def test_the_outcomes_are_measured_and_fit_never_exceeds_knowledge():
 def test_stakeholders_learn_their_needs_and_owners_learn_from_them():
     data = _organisation(0.0, 0.0, "most_involved", 4, steps=200)
     data["dynamics"]["need_noise"] = 1.0  # everyone starts from random traits
+    for group in data["organization"]["stakeholders"]:
+        group["activity"] = 0.8  # they learn their needs as they act
     model = SiloModel(from_dict(data))
     first = metrics.fit(model.world.culture[: model.n_actors], model.world.effort, model.needs, model.group_members)
     while model.running:
