@@ -114,7 +114,7 @@ def figure(tradeoff: pd.DataFrame, integration: pd.DataFrame, path: Path) -> Non
     right.legend(fontsize=8)
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    fig.text(0.5, 0.005, "default organisation, turbulence 0.02; mean and 95% interval over 10 paired replications",
+    fig.text(0.5, 0.005, "default organisation, turbulence 0.02; mean and 95% interval over 20 paired replications",
              ha="center", fontsize=8)  # fmt: skip
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path)
