@@ -5,9 +5,10 @@ few numbers) and prints one markdown table, one row per property, with what was 
 threshold and pass/fail:
 
 1. Size: the default organisation made k times larger (``scenario.scaled``, k = 0.25, 1, 4, 16) keeps
-   its mean cross_reach (all k within 0.05 of each other) and its verdict shares (within 15 points).
+   its mean cross_reach and its mean fit (each: all k within 0.05 of each other) and its verdict
+   shares (within 15 points).
 2. Run length: among seeds converged at both T (the scenario's steps) and 2T, the verdict at T is the
-   verdict at 2T in at least 90% (most_involved, and glue marketing).
+   verdict at 2T in at least 90% (most_involved, and glue marketing); mean fit at T and 2T within 0.05.
 3. Word of mouth: (a) with cross-posting closed, items still cross (mean cross_reach > 0);
    (b) in an organisation whose communities share no member, nothing crosses: cross_reach 0 and
    3 silos in every seed.
@@ -228,13 +229,20 @@ def check_size(runs: pd.DataFrame, plan: Plan) -> tuple[str, str, bool]:
         means[k] = values(runs, name).mean()
         verdicts = values(runs, name, "verdict")
         shares[k] = {v: float(np.mean(verdicts == v)) for v in VERDICTS}
+    fits = {k: np.nanmean(values(runs, plan.case(scale=k), "fit")) for k in plan.scales}
     spread = max(means.values()) - min(means.values())
+    fit_spread = max(fits.values()) - min(fits.values())
     share_spread = max(max(s[v] for s in shares.values()) - min(s[v] for s in shares.values()) for v in VERDICTS)
     text = "; ".join(
-        f"k={k:g}: reach {means[k]:.3f}, " + "/".join(f"{shares[k][v]:.0%}" for v in VERDICTS) for k in plan.scales
+        f"k={k:g}: reach {means[k]:.3f}, fit {fits[k]:.3f}, " + "/".join(f"{shares[k][v]:.0%}" for v in VERDICTS)
+        for k in plan.scales
     )
-    text += f" (shares merged/fragmented/siloed); reach spread {spread:.3f}, share spread {share_spread:.0%}"
-    return text, "reach max−min ≤ 0.05; each verdict share max−min ≤ 15 pts", spread <= 0.05 and share_spread <= 0.15
+    text += (
+        f" (shares merged/fragmented/siloed); reach spread {spread:.3f}, fit spread {fit_spread:.3f}, "
+        f"share spread {share_spread:.0%}"
+    )
+    ok = spread <= 0.05 and fit_spread <= 0.05 and share_spread <= 0.15
+    return text, "reach and fit max−min ≤ 0.05; each verdict share max−min ≤ 15 pts", ok
 
 
 def check_run_length(runs: pd.DataFrame, plan: Plan) -> tuple[str, str, bool]:
@@ -245,9 +253,15 @@ def check_run_length(runs: pd.DataFrame, plan: Plan) -> tuple[str, str, bool]:
         same = values(runs, at_t, "verdict")[both] == values(runs, at_2t, "verdict")[both]
         agree = float(same.mean()) if both.any() else math.nan
         ok &= both.any() and agree >= 0.9
+        fit_t, fit_2t = np.nanmean(values(runs, at_t, "fit")), np.nanmean(values(runs, at_2t, "fit"))
+        ok &= abs(fit_2t - fit_t) <= 0.05
         name = "most_involved" if label == "default" else "glue marketing"
-        parts.append(f"{name}: {int(both.sum())}/{len(both)} converged at both, verdict agrees in {agree:.0%}")
-    return "; ".join(parts) + f" (T={plan.steps}, 2T={2 * plan.steps})", "agreement ≥ 90% (n ≥ 1)", bool(ok)
+        parts.append(
+            f"{name}: {int(both.sum())}/{len(both)} converged at both, verdict agrees in {agree:.0%}, "
+            f"fit {fit_t:.3f} → {fit_2t:.3f}"
+        )
+    threshold = "agreement ≥ 90% (n ≥ 1); fit within 0.05"
+    return "; ".join(parts) + f" (T={plan.steps}, 2T={2 * plan.steps})", threshold, bool(ok)
 
 
 def check_word_of_mouth(runs: pd.DataFrame, plan: Plan) -> tuple[str, str, bool]:
