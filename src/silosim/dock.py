@@ -7,8 +7,8 @@ regions beside the paper's Table 2 and its territory-size result.
 
 ``silosim dock deffuant`` keeps the name the design gave it, but silosim has
 no bounded-confidence mechanism to dock against Deffuant et al. (2000):
-stakeholder pull is a majority rule on one feature and the viewpoint layer
-uses the same Axelrod traits. What silosim does take from a published model
+owners learn by March's (1991) code-learning rule (``silosim dock march``)
+and the viewpoint layer uses the same Axelrod traits. What silosim does take from a published model
 besides Axelrod's is its drift, :func:`silosim.dynamics.drift_traits`, from
 Klemm, Eguíluz, Toral & San Miguel (2003), so that is what this command
 docks: Axelrod's lattice plus silosim's drift, against Klemm et al.'s
@@ -1190,7 +1190,7 @@ def drift_report(results: Iterable[tuple[Task, dict[str, np.ndarray]]], plan: Dr
 
 DRIFT_HEADLINE = (
     "silosim has no bounded-confidence mechanism, so Deffuant et al. (2000) has nothing to dock against: "
-    "stakeholder pull makes an owner adopt its stakeholders' majority trait on one feature. "
+    "owners learn by March's (1991) code-learning rule, docked by `silosim dock march`. "
     "This docks silosim's drift instead (silosim.dynamics.drift_traits, the noise of Klemm, Eguíluz, Toral & "
     "San Miguel 2003, Phys. Rev. E 67, 045101) against that paper's noise-induced order–disorder transition."
 )
@@ -1239,8 +1239,8 @@ could not be checked here), only its claims above.
 
 ## What it does not show
 
-That silosim's *stakeholder pull* behaves like any published model: it has no published
-counterpart (a majority rule toward a community's stakeholders), and is not docked.
+How owners learn from their stakeholders: that is March's (1991) code learning, docked by
+`silosim dock march`, not here.
 """
 
 
