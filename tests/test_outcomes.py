@@ -199,3 +199,21 @@ def test_with_disjoint_audiences_whose_needs_differ_delegation_fits_at_least_as_
 def test_with_shared_needs_and_turbulence_glue_fits_better_than_delegation():
     mean, half = _glue_minus_delegation(1.0, 0.02)
     assert mean - half > 0  # what one audience teaches crosses to the others
+
+
+def test_an_actor_among_many_peers_learns_from_a_sample_of_them():
+    data = {
+        "name": "crowded",
+        "steps": 5,
+        "organization": {
+            "departments": [{"name": f"d{i}", "headcount": 2} for i in range(60)],  # 59 peers each, above 32
+            "stakeholders": [{"group": "g", "count": 300, "activity": 0.9}],
+        },
+        "communities": [{"name": "c", "involvement": {f"d{i}": 0.5 for i in range(60)}, "members": {"g": 1.0}}],
+    }
+    model = SiloModel(from_dict(data))
+    before = model.world.culture[:60].copy()
+    while model.running:
+        model.step()
+    assert (model.world.culture[:60] != before).any()  # they learnt
+    assert 0 <= model.measures["fit"] <= 1

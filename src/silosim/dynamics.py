@@ -594,8 +594,8 @@ def owners_learn(
     of whom those who act this step (their ``activity``) speak (a
     stakeholder outperforms it when its viewpoint matches its own group's
     needs better than the actor's practice does); it sees the practice of
-    the departments and community managers working in a community it works
-    in, and of those it met in a council; and it reads ``sample`` draws from
+    (up to ``sample`` of) the departments and community managers working in a
+    community it works in, and of those it met in a council; and it reads ``sample`` draws from
     the live items it knows, each carrying its originator's practice or viewpoint (a
     best practice, an insight): that is how what crosses between communities
     teaches. A peer or an item outperforms the actor when it matches the
@@ -637,6 +637,11 @@ def owners_learn(
     sees[ex.initiator[met], ex.partner[met]] = sees[ex.partner[met], ex.initiator[met]] = True
     np.fill_diagonal(sees, False)
     p_row, p_who = np.nonzero(sees)
+    if p_row.size and np.bincount(p_row).max() > sample:  # at most `sample` peers each, at random
+        shuffled = np.lexsort((rng.random(p_row.size), p_row))
+        p_row, p_who = p_row[shuffled], p_who[shuffled]
+        keep = np.arange(p_row.size) - np.searchsorted(p_row, p_row) < sample
+        p_row, p_who = p_row[keep], p_who[keep]
     known = np.unpackbits((items.known[:n_actors] & items.alive).view(np.uint8), axis=1, bitorder="little")
     k_row, k_slot = np.nonzero(known)  # by row
     count = np.bincount(k_row, minlength=n_actors)
