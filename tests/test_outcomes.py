@@ -210,6 +210,7 @@ def test_an_actor_among_many_peers_learns_from_a_sample_of_them():
             "stakeholders": [{"group": "g", "count": 300, "activity": 0.9}],
         },
         "communities": [{"name": "c", "involvement": {f"d{i}": 0.5 for i in range(60)}, "members": {"g": 1.0}}],
+        "dynamics": {"drift": 0.0},  # only learning changes a practice
     }
     model = SiloModel(from_dict(data))
     before = model.world.culture[:60].copy()
