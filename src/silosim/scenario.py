@@ -546,7 +546,7 @@ def _pydantic_problem(err: dict, data: Any, located: Located, schema: type[BaseM
     elif kind == "value_error":
         message = str(err["ctx"]["error"])
     elif isinstance(got, (dict, list)):
-        message = err["msg"][0].lower() + err["msg"][1:]
+        message = err["msg"][0].lower() + err["msg"][1:] + f", got a {'list' if isinstance(got, list) else 'mapping'}"
     else:
         message = f"{err['msg'][0].lower()}{err['msg'][1:]}, got {got!r}"
     return Problem(*located.where(loc), _render(loc, data), message)
@@ -709,8 +709,8 @@ def _reference_problems(data: dict, located: Located) -> list[Problem]:
     features, traits = dyn.get("features", 5), dyn.get("traits", 10)
     for i, group in _items(data, *org, "stakeholders"):
         need = group.get("needs") if isinstance(group, dict) else None
-        if not isinstance(need, list) or not isinstance(features, int) or not isinstance(traits, int):
-            continue
+        if not need or not isinstance(need, list) or not isinstance(features, int) or not isinstance(traits, int):
+            continue  # an empty list is the schema's to refuse
         if len(need) != features:
             add((*org, "stakeholders", i, "needs"), f"expected {features} traits (dynamics.features), got {len(need)}")
         for j, trait in enumerate(need):
