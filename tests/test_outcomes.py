@@ -1,7 +1,6 @@
 """Outcomes that can favour silos: needs, organisational learning (March 1991), fit, knowledge, diversity."""
 
 import math
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
@@ -183,9 +182,8 @@ def _fit(args: tuple) -> float:
 
 def _glue_minus_delegation(overlap: float, turbulence: float, seeds: int = 40) -> tuple[float, float]:
     """Paired (common seeds) mean of glue − delegation fit and its 95% half-width."""
-    with ProcessPoolExecutor(2) as pool:
-        glue = np.array(list(pool.map(_fit, [(overlap, turbulence, "glue", s) for s in range(seeds)])))
-        mi = np.array(list(pool.map(_fit, [(overlap, turbulence, "most_involved", s) for s in range(seeds)])))
+    glue = np.array([_fit((overlap, turbulence, "glue", s)) for s in range(seeds)])
+    mi = np.array([_fit((overlap, turbulence, "most_involved", s)) for s in range(seeds)])
     d = glue - mi
     return float(d.mean()), float(1.96 * d.std(ddof=1) / np.sqrt(seeds))
 
