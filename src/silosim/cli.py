@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write the comparison report of a (partial) sweep")
     report.add_argument("sweep_dir", type=Path, help="a sweep folder")
 
+    export = commands.add_parser("export", help="a sweep's runs and time series as Parquet or CSV tables")
+    export.add_argument("sweep_dir", type=Path, help="a sweep folder")
+    export.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format (parquet)")
+    export.add_argument("--out", type=Path, help="folder to write (default: SWEEP_DIR/export)")
+
     def port(text: str) -> int:  # viz --port: a TCP port, or 0 for any free one
         if not (text.strip().isascii() and text.strip().isdigit()) or not 0 <= int(text) <= 65535:
             raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535 (or 0: any free port), got {text!r}")
@@ -180,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             "validate": cmd_validate,
             "sweep": cmd_sweep,
             "report": cmd_report,
+            "export": cmd_export,
             "viz": cmd_viz,
             "dock": cmd_dock,
         }
@@ -237,6 +243,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from silosim.sweep import main as sweep_main
 
     return sweep_main(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a sweep's runs and time series as two tidy tables."""
+    from silosim.export import export
+
+    try:
+        for path in export(args.sweep_dir, args.format, args.out):
+            print(path)
+    except FileNotFoundError as exc:
+        raise UsageError(f"silosim export: {exc}") from None
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:

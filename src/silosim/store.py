@@ -287,6 +287,34 @@ class Store:
         )
 
     @_guarded
+    def tidy_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Every run, and every run's time series, as two tidy tables (one row per run, per run and step).
+
+        Both carry the run's strategy, point, each varied parameter as a column, replication, seed and
+        the silosim version that ran it; the time series only for runs stored as ok.
+        """
+        runs = pd.read_sql_query(
+            "SELECT p.strategy, p.point, p.replication, p.seed, r.version AS silosim_version, p.params, r.status, "
+            f"r.error, r.verdict, r.verdict_reason, {', '.join('r.' + m for m in MEASURES)}, r.wall_s, r.key "
+            "FROM plan p JOIN runs r ON r.key = p.key ORDER BY p.replication, p.point, p.strategy",
+            self.db,
+        )
+        series = pd.read_sql_query(
+            "SELECT p.strategy, p.point, p.replication, p.seed, r.version AS silosim_version, p.params, t.step, "
+            f"t.verdict, {', '.join('t.' + m for m in MEASURES)}, p.key FROM plan p "
+            "JOIN runs r ON r.key = p.key AND r.status = 'ok' JOIN timeseries t ON t.key = p.key "
+            "ORDER BY p.replication, p.point, p.strategy, t.step",
+            self.db,
+        )
+        vary = self.meta().get("vary", [])
+        for frame in (runs, series):
+            params = pd.DataFrame([json.loads(p) for p in frame.pop("params")], index=frame.index)
+            for name in reversed(vary):
+                frame.insert(2, name, params.get(name))
+            frame[list(MEASURES)] = frame[list(MEASURES)].astype(float)
+        return runs, series
+
+    @_guarded
     def counts(self) -> dict[str, Any]:
         """Planned, stored (ok) and failed runs of the current plan."""
         planned, ok, failed = self.db.execute(

@@ -1,0 +1,55 @@
+"""``silosim export``: a sweep's results as two tidy tables for analysts' tools (pandas, polars, DuckDB, R).
+
+``runs.parquet`` has one row per stored run (its strategy, parameter point,
+each varied parameter, replication, seed, silosim version, status, verdict
+and every measure); ``timeseries.parquet`` one row per run and measurement
+step. Parquet keeps the column types; ``--format csv`` writes the same tables
+as CSV. The folder is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from silosim.atomic import atomic_folder
+from silosim.scenario import Problem, ScenarioError
+from silosim.store import open_store
+
+FORMATS = ("parquet", "csv")
+EXPORT_NAME = "export"
+
+
+def export(sweep_dir: Path, fmt: str = "parquet", out: Path | None = None) -> list[Path]:
+    """Write ``runs`` and ``timeseries`` of a (finished or partial) sweep; return the files written.
+
+    Args:
+        sweep_dir: a sweep folder (its ``runs.sqlite``).
+        fmt: ``parquet`` or ``csv``.
+        out: the folder to write (default ``SWEEP_DIR/export``): missing, empty, or an earlier export
+            (replaced); a folder holding anything else is refused.
+
+    Raises:
+        FileNotFoundError: the folder holds no sweep store.
+        ScenarioError: a damaged store, an unknown format, or ``out`` is not a folder.
+    """
+    if fmt not in FORMATS:
+        raise ScenarioError([Problem("--format", None, "", f"expected one of {', '.join(FORMATS)}, got {fmt!r}")])
+    sweep_dir = Path(sweep_dir)
+    out = Path(out) if out is not None else sweep_dir / EXPORT_NAME
+    if out.exists() and not out.is_dir():
+        raise ScenarioError([Problem("--out", None, str(out), "exists and is not a folder: choose another")])
+    ours = {f"{name}.{f}" for name in ("runs", "timeseries") for f in FORMATS}
+    if out.is_dir() and not {p.name for p in out.iterdir()} <= ours:  # never replace a folder of someone else's
+        raise ScenarioError([Problem("--out", None, str(out), "holds files that are not an export: choose another")])
+    store = open_store(sweep_dir, "silosim export")
+    try:
+        runs, series = store.tidy_tables()
+    finally:
+        store.close()
+    with atomic_folder(out, replace=True) as partial:
+        for name, frame in (("runs", runs), ("timeseries", series)):
+            if fmt == "parquet":
+                frame.to_parquet(partial / f"{name}.parquet", index=False)
+            else:
+                frame.to_csv(partial / f"{name}.csv", index=False)
+    return [out / f"{name}.{fmt}" for name in ("runs", "timeseries")]
