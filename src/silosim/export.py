@@ -11,12 +11,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from silosim.atomic import atomic_folder
 from silosim.scenario import Problem, ScenarioError
 from silosim.store import open_store
 
 FORMATS = ("parquet", "csv")
 EXPORT_NAME = "export"
+
+
+def read_sweep(sweep_dir: Path | str, flag: str = "silosim.read_sweep") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A (finished or partial) sweep's results as two tidy DataFrames: runs, and time series.
+
+    The tables :func:`export` writes: one row per stored run, and one per ok run and measurement
+    step, with the strategy, point, each varied parameter, replication, seed and silosim version.
+    Raises FileNotFoundError when the folder holds no sweep store.
+    """
+    store = open_store(Path(sweep_dir), flag)
+    try:
+        return store.tidy_tables()
+    finally:
+        store.close()
 
 
 def export(sweep_dir: Path, fmt: str = "parquet", out: Path | None = None) -> list[Path]:
@@ -41,11 +57,7 @@ def export(sweep_dir: Path, fmt: str = "parquet", out: Path | None = None) -> li
     ours = {f"{name}.{f}" for name in ("runs", "timeseries") for f in FORMATS}
     if out.is_dir() and not {p.name for p in out.iterdir()} <= ours:  # never replace a folder of someone else's
         raise ScenarioError([Problem("--out", None, str(out), "holds files that are not an export: choose another")])
-    store = open_store(sweep_dir, "silosim export")
-    try:
-        runs, series = store.tidy_tables()
-    finally:
-        store.close()
+    runs, series = read_sweep(sweep_dir, "silosim export")
     with atomic_folder(out, replace=True) as partial:
         for name, frame in (("runs", runs), ("timeseries", series)):
             if fmt == "parquet":

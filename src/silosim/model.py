@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from silosim import dynamics, metrics, needs, resources, rules
 from silosim.agents import CommunityManager, Department, Stakeholder
-from silosim.scenario import Scenario, apply_override, from_dict, to_dict
+from silosim.scenario import Scenario, changed
 
 MEASURES = (
     "cross_reach",
@@ -208,14 +208,9 @@ class SiloModel(mesa.Model):
         )
 
     def _apply_events(self, step: int) -> None:
-        changes = [e for e in self.config.events if e.at == step]
-        if not changes:
-            return
-        data = to_dict(self.config)
-        for event in changes:
-            for key, value in event.set.items():
-                data = apply_override(data, key, value)
-        self.configure(from_dict(data, source=f"event at step {step}"))
+        changes = {key: value for e in self.config.events if e.at == step for key, value in e.set.items()}
+        if changes:
+            self.configure(changed(self.config, changes, source=f"event at step {step}"))
 
     # ------------------------------------------------------------------ dynamics
 

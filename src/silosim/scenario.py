@@ -1012,6 +1012,18 @@ def check_runtime_key(key: str) -> None:
             raise OverrideError(f"'{key}' is fixed when the model is built; events cannot change it")
 
 
+def changed(scenario: Scenario, changes: dict[str, Any], source: str = "changed()") -> Scenario:
+    """The scenario with dotted keys set, as ``--set`` and events spell them, validated again.
+
+    ``changed(s, {"ownership.rule": "glue", "ownership.glue": "marketing"})``; list items are
+    addressed by name (``organization.departments.hr.reach``). Raises ScenarioError or OverrideError.
+    """
+    data = to_dict(scenario)
+    for key, value in changes.items():
+        data = apply_override(data, key, value)
+    return from_dict(data, source=source)
+
+
 def apply_override(data: dict, key: str, value: Any) -> dict:
     """Return a copy of raw scenario data with a dotted key set.
 
