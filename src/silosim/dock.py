@@ -836,8 +836,8 @@ def md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
-def _check_lines(checks: Sequence[tuple[str, bool]]) -> str:
-    return "\n".join(f"- {'PASS' if ok else 'FAIL'}: {text}" for text, ok in checks)
+def _check_lines(checks: Sequence[tuple[str, bool]], marks: tuple[str, str] = ("PASS:", "FAIL:")) -> str:
+    return "\n".join(f"- {marks[0] if ok else marks[1]} {text}" for text, ok in checks)
 
 
 def axelrod_report(results: Iterable[tuple[Task, dict[str, np.ndarray]]], plan: AxelrodPlan) -> Report:
@@ -1640,10 +1640,6 @@ def paired(a: np.ndarray, b: np.ndarray) -> Paired:
     return Paired(diff, low, high, bool(a_low <= b_high and b_low <= a_high))
 
 
-def _mark_lines(checks: Sequence[tuple[str, bool]]) -> str:
-    return "\n".join(f"- {'✓' if ok else '✗'} {text}" for text, ok in checks)
-
-
 def march_report(results: Iterable[tuple[Task, dict[str, np.ndarray]]], plan: MarchPlan) -> Report:
     """March's four experiments as tables beside the published findings, with the checks."""
     by_condition = {task.key: result for task, result in results}
@@ -1923,7 +1919,7 @@ def march_report(results: Iterable[tuple[Task, dict[str, np.ndarray]]], plan: Ma
         "turnover": turn_md,
         "long_run": long_md,
         "turbulence_md": turb_md,
-        "checks": _mark_lines(checks),
+        "checks": _check_lines(checks, ("✓", "✗")),
         "runs": plan.runs,
         "m": plan.dimensions,
         "n": n,
@@ -1958,7 +1954,7 @@ def march_report(results: Iterable[tuple[Task, dict[str, np.ndarray]]], plan: Ma
         f"Figure 2: mixed learners (p2 = {plan.mix_p2:g})\n{mix_md}\n\n"
         f"Turnover: the code's knowledge at period {snap} (p2 = {plan.turnover_p2:g})\n{turn_md}\n\n"
         f"Turbulence p4 = {plan.turbulence:g} (p1 = {plan.turbulence_p1:g}, p2 = {plan.turbulence_p2:g})\n{turb_md}\n\n"
-        f"Checks\n{_mark_lines(checks)}"
+        f"Checks\n{_check_lines(checks, ('✓', '✗'))}"
     )
     summary = {
         "capped_runs": capped,

@@ -20,6 +20,8 @@ import scipy.sparse as sp
 from numba import njit
 from scipy.sparse.csgraph import connected_components
 
+from silosim.needs import match
+
 VERDICTS = ("merged", "fragmented", "siloed")
 
 
@@ -339,7 +341,7 @@ def community_fit(practice: np.ndarray, effort: np.ndarray, needs: np.ndarray, g
     Returns:
         (communities,) share of features matched, 0–1; nan where no actor engages or no stakeholder belongs.
     """
-    matched = (np.asarray(practice)[:, None, :] == np.asarray(needs)[None, :, :]).mean(axis=2)  # actors × groups
+    matched = _matched(practice, needs)
     effort, group_members = np.asarray(effort, dtype=float), np.asarray(group_members, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         met = effort / effort.sum(axis=0)
@@ -359,11 +361,16 @@ def knowledge(practice: np.ndarray, needs: np.ndarray, group_members: np.ndarray
     members' needs, used there or not: what the organisation knows, beside
     :func:`fit`, what its communities meet (fit ≤ knowledge).
     """
-    matched = (np.asarray(practice)[:, None, :] == np.asarray(needs)[None, :, :]).mean(axis=2)
+    matched = _matched(practice, needs)
     group_members = np.asarray(group_members, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         best = (matched @ (group_members / group_members.sum(axis=0))).max(axis=0, initial=-np.inf)
     return _member_mean(np.where(np.isfinite(best), best, np.nan), group_members)
+
+
+def _matched(practice: np.ndarray, needs: np.ndarray) -> np.ndarray:
+    """(actors × groups) share of features on which each actor's practice meets each group's need."""
+    return match(np.asarray(practice)[:, None, :], np.asarray(needs)[None, :, :])
 
 
 def _member_mean(values: np.ndarray, group_members: np.ndarray) -> float:
