@@ -11,7 +11,7 @@ part in the next unit's brand page, so that units can merge. Every size runs
 memory is that process's own; silosim's compiled loops are loaded, or compiled
 on a first run, by a small warm-up run before the clock starts, reported as
 ``warm_up_s``). The per-agent reference
-(benchmarks/reference_mesa.py) runs where a short pilot says the whole run
+(src/silosim/docking/reference_model.py) runs where a short pilot says the whole run
 finishes within ten minutes; the ratio of agent-steps per second is printed
 for every size where both ran.
 
@@ -153,9 +153,7 @@ def run_fast(stakeholders: int, steps: int) -> dict:
 
 def run_reference(stakeholders: int, steps: int, pilot_steps: int = 3) -> dict:
     """Time the per-agent reference: a short pilot, then the whole run if it fits the budget."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from reference_mesa import ReferenceModel
-
+    from silosim.docking.reference_model import ReferenceModel
     from silosim.scenario import from_dict
 
     scenario = from_dict(scaled_scenario(stakeholders, steps))

@@ -3,13 +3,11 @@
 import runpy
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 
 import silosim
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 def test_every_public_name_resolves_and_import_stays_light():

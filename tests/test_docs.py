@@ -1,10 +1,8 @@
 """The README stays true: its reference table matches the schema, its commands match CI."""
 
-from pathlib import Path
+from silosim.scenario import reference
+from tests.helpers import ROOT
 
-from silosim import reference
-
-ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
 

@@ -1,18 +1,16 @@
 """The model end to end: behaviour, determinism, events, the scenario library."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import glued, three_islands
 
 from silosim import scenario
 from silosim.agents import CommunityManager, Department, Stakeholder
-from silosim.model import MEASURES, SiloModel
+from silosim.metrics import MEASURES
+from silosim.model import SiloModel
 from silosim.runner import run
+from tests.helpers import ROOT, glued, three_islands
 
-ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 

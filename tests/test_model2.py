@@ -14,7 +14,8 @@ import pytest
 
 from silosim import dynamics, metrics, resources, scenario
 from silosim.dynamics import Exchanges, ItemStore, World
-from silosim.model import MEASURES, SiloModel
+from silosim.metrics import MEASURES
+from silosim.model import SiloModel
 
 # --------------------------------------------------------------------------- hand-built worlds
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from silosim import metrics, needs
-from silosim.model import MEASURES, SiloModel
+from silosim.metrics import MEASURES
+from silosim.model import SiloModel
 from silosim.scenario import ScenarioError, from_dict, load
 
 # ---------------------------------------------------------------- the measures, worked by hand

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import pytest
 
@@ -26,8 +25,8 @@ from silosim.resources import (
     smallest_limit,
 )
 from silosim.scenario import MAX_LIVE_ITEMS, Scenario, ScenarioError, load, to_dict
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 GiB = 2**30
 MiB = 2**20
 

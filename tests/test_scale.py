@@ -13,16 +13,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import three_islands
 
 from silosim import resources
-from silosim import sweep as sweep_mod
 from silosim.cli import main
-from silosim.model import MEASURES
+from silosim.experiments import sweep as sweep_mod
+from silosim.metrics import MEASURES
 from silosim.scenario import ScenarioError, from_dict, load, scaled, to_dict
 from silosim.store import Store
+from tests.helpers import ROOT, three_islands
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "default.yaml"
 
 

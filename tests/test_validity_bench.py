@@ -6,12 +6,12 @@ Whether the rows pass is the benchmark's report, not this test's concern.
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 PROPERTIES = ("1. Size", "2. Run length", "3. Word of mouth", "4. Cost", "5. Structure", "6. Determinism")
 
 

@@ -36,14 +36,14 @@ _API = {
     "changed": ("silosim.scenario", "changed"),
     "scaled": ("silosim.scenario", "scaled"),
     "SiloModel": ("silosim.model", "SiloModel"),
-    "MEASURES": ("silosim.model", "MEASURES"),
+    "MEASURES": ("silosim.metrics", "MEASURES"),
     "run": ("silosim.runner", "run"),
     "RunResult": ("silosim.runner", "RunResult"),
     "write_results": ("silosim.runner", "write_results"),
-    "load_sweep": ("silosim.sweep", "load_sweep"),
-    "run_sweep": ("silosim.sweep", "run_sweep"),
-    "read_sweep": ("silosim.export", "read_sweep"),
-    "export": ("silosim.export", "export"),
+    "load_sweep": ("silosim.experiments.sweep", "load_sweep"),
+    "run_sweep": ("silosim.experiments.sweep", "run_sweep"),
+    "read_sweep": ("silosim.analysis.export", "read_sweep"),
+    "export": ("silosim.analysis.export", "export"),
 }
 __all__ = ["__version__", *_API]
 

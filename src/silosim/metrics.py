@@ -23,6 +23,28 @@ from scipy.sparse.csgraph import connected_components
 from silosim.needs import match
 
 VERDICTS = ("merged", "fragmented", "siloed")
+# What the model measures, in the order the summary, time series, sweep store and reports show them.
+MEASURES = (
+    "cross_reach",
+    "silo_count",
+    "largest_merged_share",
+    "reach_trend",
+    "converged",
+    "steps_to_merge",
+    "time_to_insight",
+    "relay_load",
+    "ei_index",
+    "ei_baseline",
+    "modularity",
+    "practice_convergence",
+    "practice_regions",
+    "broker_constraint",
+    "fit",
+    "knowledge",
+    "practice_diversity",
+)
+# The verdict thresholds when a scenario gives none (the scenario schema reads them from here).
+VERDICT_DEFAULTS = {"merged_share": 0.9, "merged_reach": 0.5, "siloed_reach": 0.05, "silo_floor": 0.2}
 
 
 def block_matrix(graph: sp.sparray | sp.spmatrix, partition: np.ndarray, n_groups: int | None = None) -> np.ndarray:
@@ -447,9 +469,9 @@ def verdict(
     n_silos: int,
     n_communities: int,
     reach: float,
-    merged_share: float = 0.9,
-    merged_reach: float = 0.5,
-    siloed_reach: float = 0.05,
+    merged_share: float = VERDICT_DEFAULTS["merged_share"],
+    merged_reach: float = VERDICT_DEFAULTS["merged_reach"],
+    siloed_reach: float = VERDICT_DEFAULTS["siloed_reach"],
 ) -> str:
     """Judge a run: ``merged``, ``fragmented`` or ``siloed``, checked in that order.
 
@@ -469,9 +491,9 @@ def verdict_reason(
     n_silos: int,
     n_communities: int,
     reach: float,
-    merged_share: float = 0.9,
-    merged_reach: float = 0.5,
-    siloed_reach: float = 0.05,
+    merged_share: float = VERDICT_DEFAULTS["merged_share"],
+    merged_reach: float = VERDICT_DEFAULTS["merged_reach"],
+    siloed_reach: float = VERDICT_DEFAULTS["siloed_reach"],
 ) -> tuple[str, str]:
     """The :func:`verdict` with one sentence naming the threshold that decided it."""
     if n_communities == 1:

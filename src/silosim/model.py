@@ -18,27 +18,8 @@ import scipy.sparse as sp
 
 from silosim import dynamics, metrics, needs, resources, rules
 from silosim.agents import CommunityManager, Department, Stakeholder
+from silosim.metrics import MEASURES
 from silosim.scenario import Scenario, changed
-
-MEASURES = (
-    "cross_reach",
-    "silo_count",
-    "largest_merged_share",
-    "reach_trend",
-    "converged",
-    "steps_to_merge",
-    "time_to_insight",
-    "relay_load",
-    "ei_index",
-    "ei_baseline",
-    "modularity",
-    "practice_convergence",
-    "practice_regions",
-    "broker_constraint",
-    "fit",
-    "knowledge",
-    "practice_diversity",
-)
 
 
 def _report(model: SiloModel, name: str) -> float | int | str:

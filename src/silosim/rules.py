@@ -10,11 +10,12 @@ asks the new rule for a new assignment.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from silosim.scenario import Scenario
+if TYPE_CHECKING:  # rules read a validated scenario; the schema reads the rule names from here
+    from silosim.scenario import Scenario
 
 
 @dataclass
@@ -216,6 +217,7 @@ class Explicit(OwnershipRule):
 RULES: dict[str, type[OwnershipRule]] = {
     rule.name: rule for rule in (MostInvolved, SingleOwner, Glue, DedicatedCMs, Federated, Explicit)
 }
+RULE_NAMES = tuple(RULES)  # what ``ownership.rule`` accepts
 
 
 def assign(scenario: Scenario) -> Assignment:

@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from silosim import __version__
 from silosim.atomic import atomic_folder
-from silosim.model import MEASURES, SiloModel
+from silosim.metrics import MEASURES
+from silosim.model import SiloModel
 from silosim.scenario import Problem, Scenario, ScenarioError, to_dict
 
 
@@ -119,7 +120,7 @@ def write_results(result: RunResult, out: Path) -> Path:
 
     ``out`` may be missing or an empty folder (whose mode it keeps); see :func:`silosim.atomic.atomic_folder`.
     """
-    from silosim import plots  # matplotlib: imported only by those who write plots, not by sweep workers
+    from silosim.analysis import plots  # matplotlib: imported only by those who write plots, not by sweep workers
 
     out = Path(out)
     with atomic_folder(out) as tmp:

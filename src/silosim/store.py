@@ -32,7 +32,7 @@ import pandas as pd
 
 from silosim import __version__
 from silosim.atomic import partial_pattern
-from silosim.model import MEASURES
+from silosim.metrics import MEASURES
 from silosim.scenario import Problem, ScenarioError
 
 STORE_NAME = "runs.sqlite"

@@ -1,6 +1,6 @@
 """The scenario format reference, generated from the schema so the README cannot drift from it.
 
-``python -m silosim.reference`` prints the Markdown table that the README carries
+``python -m silosim.scenario.reference`` prints the Markdown table that the README carries
 between its ``<!-- reference -->`` markers; a test checks they are the same.
 """
 

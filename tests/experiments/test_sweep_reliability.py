@@ -18,18 +18,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import three_islands
 
-from silosim import dock, report, runner
-from silosim import sweep as sweep_mod
+from silosim import docking as dock
+from silosim import runner
+from silosim.analysis import report
 from silosim.atomic import atomic_folder
 from silosim.cli import main
-from silosim.model import MEASURES
+from silosim.experiments import sweep as sweep_mod
+from silosim.metrics import MEASURES
 from silosim.resources import estimate_work
 from silosim.scenario import ScenarioError, from_dict
 from silosim.store import LOCK_NAME, STORE_NAME, Store
+from tests.helpers import ROOT, three_islands
 
-ROOT = Path(__file__).resolve().parents[1]
 SILOSIM = Path(sys.executable).with_name("silosim")
 SEED = 99
 REPLICATIONS = 3

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from silosim.model import MEASURES
-from silosim.report import build_report, verdict_sensitivity, write_report
+from silosim.analysis.report import build_report, verdict_sensitivity, write_report
+from silosim.metrics import MEASURES
 from silosim.store import Store
 
 KEY = "organization.departments.marketing.reach"

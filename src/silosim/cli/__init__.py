@@ -240,14 +240,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run (or resume) a sweep, then write its report."""
-    from silosim.sweep import main as sweep_main
+    from silosim.cli.sweep import main as sweep_main
 
     return sweep_main(args)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a sweep's runs and time series as two tidy tables."""
-    from silosim.export import export
+    from silosim.analysis.export import export
 
     try:
         for path in export(args.sweep_dir, args.format, args.out):
@@ -259,7 +259,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report of a finished or partial sweep."""
-    from silosim.report import write_report
+    from silosim.analysis.report import write_report
 
     try:
         print(f"report: {write_report(args.sweep_dir)}")
@@ -284,7 +284,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
 
 def cmd_dock(args: argparse.Namespace) -> int:
     """Reproduce a published model with silosim's own mechanisms."""
-    from silosim.dock import run_docking
+    from silosim.docking import run_docking
 
     return run_docking(args.model, runs=args.runs, jobs=args.jobs, out=args.out, quick=args.quick)
 

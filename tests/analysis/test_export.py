@@ -4,8 +4,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from silosim.analysis.export import export
 from silosim.cli import main
-from silosim.export import export
 from silosim.store import open_store
 
 SWEEP = """

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from silosim import cli, viz
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "default.yaml"
 PORT = 8765
 LOOPBACK = frozenset(

@@ -14,18 +14,12 @@ so plain ``pytest`` from the repository root finds ``dock_reference`` and
 ``reference_mesa``.
 """
 
-import sys
-from pathlib import Path
-
 import networkx as nx
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-import dock_reference
-from reference_mesa import ReferenceModel
-
+from silosim.docking import reference as dock_reference
+from silosim.docking.reference_model import ReferenceModel
 from silosim.scenario import from_dict
 
 SEEDS, STEPS = 30, dock_reference.STEPS

@@ -12,7 +12,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from silosim import dock, needs
+from silosim import docking as dock
+from silosim import needs
 from silosim.cli import main
 
 U = needs.UNKNOWN

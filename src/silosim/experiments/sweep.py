@@ -13,7 +13,6 @@ and a rerun skips what is stored.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import itertools
 import math
@@ -40,9 +39,10 @@ import numpy as np
 from pydantic import Discriminator, Field, Tag, model_validator
 from tqdm import tqdm
 
-from silosim.model import MEASURES
-from silosim.resources import estimate_work, runs_that_fit
-from silosim.runner import check_out_dir, run
+from silosim.analysis.text import plural
+from silosim.metrics import MEASURES
+from silosim.resources import estimate_work
+from silosim.runner import run
 from silosim.scenario import (
     Located,
     Name,
@@ -63,7 +63,7 @@ from silosim.scenario import (
     to_dict,
     validate,
 )
-from silosim.store import STORE_NAME, Store, check_sweep_folder, forget_inherited_locks, run_key, sweep_lock
+from silosim.store import STORE_NAME, Store, forget_inherited_locks, run_key, sweep_lock
 
 # --------------------------------------------------------------------------- the sweep file
 
@@ -207,7 +207,7 @@ def _too_many_runs(spec: SweepSpec, data: dict, located: Located) -> list[Proble
             Problem(
                 *located.where((key,)),
                 key,
-                f"the sweep resolves {_big(strategies * points)} scenarios ({_count(strategies, 'strategy')} × "
+                f"the sweep resolves {_big(strategies * points)} scenarios ({plural(strategies, 'strategy')} × "
                 f"{_big(points)} points), more than the limit of {MAX_SCENARIOS:,}: vary fewer values or lower samples",
             )
         ]
@@ -219,8 +219,8 @@ def _too_many_runs(spec: SweepSpec, data: dict, located: Located) -> list[Proble
         Problem(
             *located.where((key,)),
             key,
-            f"the sweep plans {_big(runs)} runs ({_count(strategies, 'strategy')} × {_big(points)} points × "
-            f"{_count(spec.replications, 'replication')}), more than the limit of {MAX_RUNS:,}: lower "
+            f"the sweep plans {_big(runs)} runs ({plural(strategies, 'strategy')} × {_big(points)} points × "
+            f"{plural(spec.replications, 'replication')}), more than the limit of {MAX_RUNS:,}: lower "
             "replications or samples, or vary fewer values",
         )
     ]
@@ -452,11 +452,11 @@ def _start_pool(jobs: int) -> ProcessPoolExecutor:
     """
     import multiprocessing
 
-    if threading.active_count() == 1:
+    if threading.activeplural() == 1:
         context = multiprocessing.get_context("fork")
     else:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["silosim.sweep"])  # workers start with the model imported
+        context.set_forkserver_preload(["silosim.experiments.sweep"])  # workers start with the model imported
     # stopping workers on Ctrl-C leaves their queue's semaphores to the resource tracker: expected, not a leak
     sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
     main_thread = threading.current_thread() is threading.main_thread()
@@ -801,91 +801,3 @@ def estimate(sweep: Sweep, out: Path, retry_failed: bool, calibration_steps: int
 def default_out(sweep: Sweep, root: Path = Path("results")) -> Path:
     """The sweep folder: ``results/sweep-NAME`` (a rerun resumes it)."""
     return root / f"sweep-{sweep.spec.name}"
-
-
-def main(args: argparse.Namespace) -> int:
-    """``silosim sweep``: validate, then run or estimate, then write the report.
-
-    Everything that can be refused is refused before any run: the sweep file,
-    the scheduler address, an ``--out`` that cannot be written or is no sweep
-    folder, a damaged store, a folder another process is sweeping. Exit codes:
-    0 done, 1 runs of the sweep are stored as failed, 2 bad input, 130 Ctrl-C.
-    """
-    sweep = load_sweep(args.sweep, getattr(args, "scale", 1.0))
-    out = args.out or default_out(sweep)
-    if args.scheduler:
-        check_scheduler(args.scheduler)
-    check_out_dir(out, "--out")
-    check_sweep_folder(out, "--out")
-    if os.path.lexists(out / STORE_NAME):
-        Store(out, "--out").close()  # a damaged or read-only store is refused before anything is written
-    jobs = args.jobs or (args.dask_local if args.dask_local else len(os.sched_getaffinity(0)))
-    if not args.scheduler:  # every run fits alone (validation); several at once must fit together
-        fit = runs_that_fit(list(sweep.validated.values()))
-        if fit < jobs:
-            print(f"running {fit} at a time instead of {jobs}: more of the largest runs do not fit in memory",
-                  file=sys.stderr)  # fmt: skip
-            jobs = fit
-    dask = (
-        {"local": args.dask_local} if args.dask_local else ({"scheduler": args.scheduler} if args.scheduler else None)
-    )
-    if args.dry_run:
-        figures = estimate(sweep, out, args.retry_failed)
-        workers = "per worker on the cluster" if args.scheduler else f"on {jobs} worker{'s' * (jobs > 1)}"
-        strategy, point = figures["calibration"]
-        print(
-            f"{sweep.spec.name}: {figures['planned']} runs planned ({_count(len(sweep.strategies), 'strategy')} × "
-            f"{_count(len(sweep.points), 'point')} × {_count(sweep.spec.replications, 'replication')}), "
-            f"{figures['stored']} already stored, {figures['to_run']} to run\n"
-            f"estimated time: {_duration(figures['seconds'] / (1 if args.scheduler else jobs))} {workers} "
-            f"({figures['seconds_per_run']:.2f} s for the largest run, {strategy} at point {point}, from a "
-            "calibration run; the others scaled by their size)\n"
-            f"estimated disk: {figures['bytes'] / 2**20:.1f} MiB in {out / STORE_NAME}"
-        )
-        return 0
-    from silosim.report import write_report
-
-    with ExitStack() as stack:
-        client = stack.enter_context(dask_client(dask)) if args.scheduler else None  # unreachable: nothing written
-        stack.enter_context(sweep_lock(out, "--out"))  # for the runs and the report
-        if args.dask_local:
-            client = stack.enter_context(dask_client(dask))
-        try:
-            counts = run_sweep(sweep, out, jobs, dask, args.retry_failed, progress=not args.quiet, client=client)
-        except KeyboardInterrupt:
-            print(
-                f"interrupted: every finished run is stored in {out}; run the same command to resume", file=sys.stderr
-            )
-            return 130
-        except BrokenProcessPool:
-            print(
-                f"a worker process died (out of memory?): every finished run is stored in {out}; "
-                "run the same command to resume",
-                file=sys.stderr,
-            )
-            return 1
-        print(
-            f"{counts['ran']} runs done ({counts['failed']} failed), {counts['skipped']} already stored; "
-            f"report: {write_report(out, '--out')}"
-        )
-    if counts["failed_stored"]:
-        print(
-            f"{counts['failed_stored']} runs of this sweep are stored as failed (their errors are in the report): "
-            "fix the cause, then run the same command with --retry-failed to run them again",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-def _count(n: int, noun: str) -> str:
-    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
-    return f"{n} {noun if n == 1 else plural}"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from silosim import dock
+from silosim import docking as dock
 from silosim.dynamics import axelrod_exchange
 
 

@@ -24,8 +24,8 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from silosim import scenario, viz
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "default.yaml"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

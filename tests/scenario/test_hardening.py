@@ -20,8 +20,7 @@ import yaml
 from silosim import scenario
 from silosim.model import SiloModel
 from silosim.scenario import ScenarioError
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 SMALL = """\
 organization:

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from silosim import scenario
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "default.yaml"
 
 

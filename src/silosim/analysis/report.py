@@ -4,7 +4,7 @@ Read from the sweep's store and written to ``SWEEP_DIR/report/``, replaced
 as a whole: ``report.md`` (the tables and plots together), ``summary.csv``
 (one row per strategy, point and measure), ``verdicts.csv``, ``runs.csv``
 (one row per run, for pandas or R) and the PNG plots of
-:mod:`silosim.sweep_plots`. Failed runs are counted and listed but left out
+:mod:`silosim.analysis.sweep_plots`. Failed runs are counted and listed but left out
 of every statistic; a partial sweep reports what it has and what is missing.
 """
 
@@ -19,10 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-from silosim import sweep_plots
+from silosim.analysis import sweep_plots
 from silosim.atomic import atomic_folder
-from silosim.metrics import VERDICTS
-from silosim.model import MEASURES
+from silosim.metrics import MEASURES, VERDICTS
 from silosim.scenario import Problem, ScenarioError
 from silosim.stats import mean_ci, paired_difference
 from silosim.store import REPORT_NAME, open_store, sweep_lock

@@ -2,19 +2,17 @@
 
 import copy
 import io
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import glued, three_islands
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import to_hex
 
 from silosim import rules, scenario, viz
-from silosim.model import MEASURES, SiloModel
-
-ROOT = Path(__file__).resolve().parents[1]
+from silosim.metrics import MEASURES
+from silosim.model import SiloModel
+from tests.helpers import ROOT, glued, three_islands
 
 
 def stepped(data: dict, steps: int = 30) -> SiloModel:

@@ -21,7 +21,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-RULE_NAMES = ("most_involved", "single_owner", "glue", "dedicated_cms", "federated", "explicit")
+from silosim.metrics import VERDICT_DEFAULTS
+from silosim.rules import RULE_NAMES
+
 MAX_COMMUNITIES = 64  # communities are bits of one uint64 mask in the dynamics
 MAX_STEPS = 1_000_000
 MAX_ITEMS_PER_STEP = 64  # practices per department-step
@@ -235,20 +237,22 @@ class Verdict(StrictModel):
     """
 
     merged_share: float = Field(
-        0.9,
+        VERDICT_DEFAULTS["merged_share"],
         gt=0,
         le=1,
         description="`merged` needs the largest group of joined communities to hold this share of members.",
     )
     merged_reach: float = Field(
-        0.5,
+        VERDICT_DEFAULTS["merged_reach"],
         ge=0,
         le=1,
         description="`merged` also needs `cross_reach` (share of other communities' members reached) at least this.",
     )
-    siloed_reach: float = Field(0.05, ge=0, le=1, description="`siloed` when `cross_reach` is below this.")
+    siloed_reach: float = Field(
+        VERDICT_DEFAULTS["siloed_reach"], ge=0, le=1, description="`siloed` when `cross_reach` is below this."
+    )
     silo_floor: float = Field(
-        0.2,
+        VERDICT_DEFAULTS["silo_floor"],
         ge=0,
         lt=1,
         description="Communities a and b are joined when a's items reach at least this share of b's members "

@@ -14,14 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import three_islands
 
-from silosim import sweep as sweep_mod
 from silosim.cli import main
+from silosim.experiments import sweep as sweep_mod
 from silosim.scenario import ScenarioError
 from silosim.store import Store, run_key
+from tests.helpers import ROOT, three_islands
 
-ROOT = Path(__file__).resolve().parents[1]
 COMPARED = ["strategy", "point", "replication", "seed", "status", "verdict", "cross_reach", "ei_index", "silo_count"]
 
 

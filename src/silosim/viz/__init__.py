@@ -37,8 +37,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from silosim import metrics, rules
+from silosim.analysis.plots import PANELS, community_layout
 from silosim.model import SiloModel
-from silosim.plots import PANELS, community_layout
 from silosim.scenario import Ownership, Scenario, ScenarioError, load
 
 STOPPING = threading.Event()  # set when the server stops: Mesa's Play threads are not daemons

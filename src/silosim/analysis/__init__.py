@@ -1,0 +1,1 @@
+"""Analysis of results: statistics in reports, plots, the community graph, exports."""

@@ -1,0 +1,1 @@
+"""Experiments: sweep designs, the executor that runs them, and the sweep runner."""
