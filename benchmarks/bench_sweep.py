@@ -68,7 +68,8 @@ def sweep_file(folder: Path, runs: int) -> Path:
 
 def child(runs: int, workers: int) -> dict:
     """Run the sweep here (the coordinator) and measure it; the report is not part of the timing."""
-    from silosim.experiments.sweep import load_sweep, run_sweep
+    from silosim.experiments.design import load_sweep
+    from silosim.experiments.sweep import run_sweep
 
     with tempfile.TemporaryDirectory() as tmp:
         sweep = load_sweep(sweep_file(Path(tmp), runs))

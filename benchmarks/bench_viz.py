@@ -41,20 +41,20 @@ def summary(label: str, seconds: list[float]) -> str:
 
 
 def frames_in_process(path: Path, frames: int) -> list[float]:
-    from silosim import viz
     from silosim.model import SiloModel
     from silosim.scenario import load
+    from silosim.viz import figures
 
     model = SiloModel(load(path))
-    viz.figure_png(viz.community_graph_figure(model))  # fonts and caches warm
+    figures.figure_png(figures.community_graph_figure(model))  # fonts and caches warm
     rows, times = 0, []
     for _ in range(frames):
         started = time.perf_counter()
         model.step()
-        viz.figure_png(viz.community_graph_figure(model))
+        figures.figure_png(figures.community_graph_figure(model))
         if len(model.datacollector.model_vars.get("step", [])) != rows:
             rows = len(model.datacollector.model_vars["step"])
-            viz.figure_png(viz.measures_figure(model))
+            figures.figure_png(figures.measures_figure(model))
         times.append(time.perf_counter() - started)
     return times
 

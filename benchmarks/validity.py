@@ -43,7 +43,8 @@ import pandas as pd
 from scipy import stats as sps
 from tqdm import tqdm
 
-from silosim.model import MEASURES, SiloModel
+from silosim.metrics import MEASURES
+from silosim.model import SiloModel
 from silosim.scenario import apply_override, from_dict, load, scaled, to_dict
 from silosim.stats import mean_ci, paired_difference
 
@@ -71,7 +72,8 @@ ROOM_GLUE = {"ownership.rule": "glue", "ownership.glue": "mail_room"}
 
 COVERED_ELSEWHERE = (
     "Not re-run here: identical sweep results across executors, bench_scale speed and bad-input exit codes "
-    "are covered by the tests (tests/test_sweep.py, tests/test_cli.py, tests/test_hardening.py) and "
+    "are covered by the tests (tests/experiments/test_sweep.py, tests/cli/test_cli.py, "
+    "tests/experiments/test_sweep_reliability.py) and "
     "benchmarks/bench_scale.py."
 )
 

@@ -25,13 +25,18 @@ print(glue.ownership.rule, glue.steps)
 
 # %% [markdown]
 # ## A Mesa model, stepped by hand
+# Built as Mesa's tools build models: a scenario (or a YAML file, or a dict), `rng` for the seed, and
+# dotted keys to change as keyword arguments. `model.timeseries()` is its measurements as a DataFrame.
 
 # %%
-model = silosim.SiloModel(scenario=glue, rng=1)
+model = silosim.SiloModel(
+    ROOT / "scenarios" / "default.yaml", rng=1, steps=150, **{"ownership.rule": "glue", "ownership.glue": "marketing"}
+)
 for _ in range(120):
     model.step()
 model.collect()
-print(model.steps, model.measures["verdict"], round(model.measures["cross_reach"], 3))
+frame = model.timeseries()
+print(model.steps, model.measures["verdict"], round(model.measures["cross_reach"], 3), len(frame))
 
 # %% [markdown]
 # ## A run, and its time series as a pandas DataFrame

@@ -38,5 +38,16 @@ def test_the_quickstart_example_runs_and_gives_dataframes(capsys):
     assert isinstance(namespace["series"], pd.DataFrame) and len(namespace["series"]) > 0
     runs = namespace["runs"]
     assert len(runs) == 4 and set(runs.strategy) == {"most_involved", "marketing_glue"}
-    assert namespace["model"].steps == 120
+    assert namespace["model"].steps == 120 and namespace["frame"]["step"].iloc[-1] == 120
+    assert namespace["model"].config == namespace["glue"].model_copy(update={"seed": 1})
     assert "4 runs;" in capsys.readouterr().out
+
+
+def test_a_notebook_builds_and_steps_a_model_then_reads_its_time_series_as_a_dataframe():
+    model = silosim.SiloModel(ROOT / "scenarios" / "default.yaml", rng=3, steps=40, **{"metrics.every": 10})
+    while model.running:
+        model.step()
+    frame = model.timeseries()
+    assert isinstance(frame, pd.DataFrame) and frame["step"].tolist() == [10, 20, 30, 40]
+    assert list(frame.columns) == ["step", *silosim.MEASURES, "verdict"]
+    pd.testing.assert_frame_equal(frame, silosim.run(model.config).timeseries)

@@ -29,7 +29,7 @@ def test_every_numeric_key_states_its_upper_bound():
             elif field.annotation in (int, float):
                 yield f"{prefix}{name}"
 
-    from silosim.scenario import _inner_model as scenario_inner
+    from silosim.scenario import inner_model as scenario_inner
 
     allowed = {path: bounds for path, _default, bounds, _meaning in reference.rows()}
     keys = list(numeric(Scenario))

@@ -16,6 +16,7 @@ import yaml
 
 from silosim import resources
 from silosim.cli import main
+from silosim.experiments import design as design_mod
 from silosim.experiments import sweep as sweep_mod
 from silosim.metrics import MEASURES
 from silosim.scenario import ScenarioError, from_dict, load, scaled, to_dict
@@ -213,7 +214,7 @@ def write_sweep(folder: Path) -> Path:
 
 def test_every_resolved_scenario_of_a_sweep_is_scaled(tmp_path):
     path = write_sweep(tmp_path)
-    plain, double = sweep_mod.load_sweep(path), sweep_mod.load_sweep(path, scale=2)
+    plain, double = design_mod.load_sweep(path), design_mod.load_sweep(path, scale=2)
     assert plain.meta()["scale"] == 1 and double.meta()["scale"] == 2
     for cell, scenario in double.validated.items():
         stakeholders, headcounts = counts(plain.validated[cell])
@@ -230,7 +231,7 @@ def test_a_sweep_scaled_past_a_bound_names_the_run_the_field_and_the_flag(tmp_pa
     base["organization"]["stakeholders"][0]["count"] = 1_000_000
     write(tmp_path, base, "base.yaml")
     with pytest.raises(ScenarioError) as caught:
-        sweep_mod.load_sweep(path, scale=100)
+        design_mod.load_sweep(path, scale=100)
     lines = str(caught.value).splitlines()
     assert len(lines) == 4  # each strategy × point
     assert lines[0] == (
@@ -257,7 +258,7 @@ def test_a_sweep_scaled_4_times_costs_more(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sweep_mod, "execute", calibration)
     path = write_sweep(tmp_path)
-    plain, four = sweep_mod.load_sweep(path), sweep_mod.load_sweep(path, scale=4)
+    plain, four = design_mod.load_sweep(path), design_mod.load_sweep(path, scale=4)
     work_1, work_4 = sweep_mod.cell_work(plain), sweep_mod.cell_work(four)
     assert all(work_4[cell] > 3.5 * work_1[cell] for cell in work_1)
     time_1 = sweep_mod.estimate(plain, tmp_path / "out", retry_failed=False)
@@ -272,7 +273,7 @@ def test_a_sweep_scaled_4_times_costs_more(tmp_path, monkeypatch):
 def test_resuming_with_another_scale_reuses_no_run(tmp_path):
     """Run keys hash the resolved (scaled) scenario: a sweep rerun with another --scale plans new runs."""
     path, out = write_sweep(tmp_path), tmp_path / "out"
-    plain, double = sweep_mod.load_sweep(path), sweep_mod.load_sweep(path, scale=2)
+    plain, double = design_mod.load_sweep(path), design_mod.load_sweep(path, scale=2)
     store = Store(out)
     try:
         cells, todo = sweep_mod.plan(plain, store, retry_failed=False)
@@ -290,7 +291,7 @@ def test_resuming_with_another_scale_reuses_no_run(tmp_path):
 
 
 def test_viz_page_and_its_reset_keep_the_scale(tmp_path, monkeypatch):
-    from silosim import viz
+    from silosim.viz import page as viz
 
     monkeypatch.setattr(viz.SiloModel, "__init__", lambda self, scenario: setattr(self, "config", scenario))
     path = write(tmp_path, three_islands())

@@ -6,7 +6,9 @@ The public Python API (``docs/api.md``)::
 
     scenario = silosim.load_scenario("scenarios/default.yaml")
     glue = silosim.changed(scenario, {"ownership.rule": "glue", "ownership.glue": "marketing"})
-    model = silosim.SiloModel(scenario=glue, rng=1)   # a Mesa model: model.step(), model.datacollector
+    model = silosim.SiloModel(glue, rng=1)            # a Mesa model: model.step(), model.datacollector
+    model = silosim.SiloModel("scenarios/default.yaml", rng=2, steps=150, **{"ownership.cross_posting": "open"})
+    frame = model.timeseries()                        # its measurements so far (a DataFrame)
     result = silosim.run(glue)                        # result.summary, result.timeseries (a DataFrame)
     sweep = silosim.load_sweep("scenarios/sweeps/strategies.yaml")
     silosim.run_sweep(sweep, "results/my-sweep", jobs=2)
@@ -40,7 +42,7 @@ _API = {
     "run": ("silosim.runner", "run"),
     "RunResult": ("silosim.runner", "RunResult"),
     "write_results": ("silosim.runner", "write_results"),
-    "load_sweep": ("silosim.experiments.sweep", "load_sweep"),
+    "load_sweep": ("silosim.experiments.design", "load_sweep"),
     "run_sweep": ("silosim.experiments.sweep", "run_sweep"),
     "read_sweep": ("silosim.analysis.export", "read_sweep"),
     "export": ("silosim.analysis.export", "export"),

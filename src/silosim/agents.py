@@ -3,12 +3,15 @@
 The step is vectorised over every agent at once (see :mod:`silosim.dynamics`),
 so agents carry no ``step`` of their own; they name an actor, hold its
 static attributes and read its live state from the model's arrays.
+:func:`populate` creates one per row, in the world's row order.
 """
 
 from __future__ import annotations
 
 import mesa
 import numpy as np
+
+from silosim.scenario.schema import Organization
 
 
 class OrgAgent(mesa.Agent):
@@ -69,3 +72,41 @@ class Stakeholder(OrgAgent):
         w = self.model.world
         i = self.row - self.model.n_actors
         return [self.model.config.communities[c].name for c in w.joined[w.joined_ptr[i] : w.joined_ptr[i + 1]]]
+
+
+def populate(model: mesa.Model, organization: Organization) -> tuple[mesa.agent.AgentSet, mesa.agent.AgentSet]:
+    """Create an agent for every row of the world (:mod:`silosim.world`), in row order.
+
+    Args:
+        model: the model whose ``world`` the agents read.
+        organization: the scenario's organisation.
+
+    Returns:
+        The departments and the community managers (stakeholders are in ``model.agents_by_type``).
+    """
+    depts, cms = organization.departments, organization.community_managers
+    departments = Department.create_agents(
+        model,
+        len(depts),
+        list(range(len(depts))),
+        [d.name for d in depts],
+        [d.headcount for d in depts],
+        [d.reach for d in depts],
+        [d.openness for d in depts],
+    )
+    community_managers = CommunityManager.create_agents(
+        model,
+        len(cms),
+        list(range(len(depts), len(depts) + len(cms))),
+        [m.name for m in cms],
+        [m.home for m in cms],
+        [m.capacity for m in cms],
+        [m.brokerage for m in cms],
+    )
+    start = len(depts) + len(cms)
+    for group in organization.stakeholders:  # one group at a time: the per-agent lists stay one group long
+        Stakeholder.create_agents(
+            model, group.count, np.arange(start, start + group.count), group.group, group.external
+        )
+        start += group.count
+    return departments, community_managers

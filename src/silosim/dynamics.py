@@ -678,7 +678,7 @@ def drift_traits(culture: np.ndarray, rate: float, traits: int, rng: np.random.G
     Each row, with chance ``rate``, takes a trait drawn uniformly from
     ``0 .. traits - 1`` (possibly the one it had) on one feature chosen at
     random. The model calls it once per step through :func:`drift`; the
-    docking (``silosim dock deffuant``) calls it on its lattices.
+    docking (``silosim dock drift``) calls it on its lattices.
 
     Args:
         culture: (agents × features) integer traits, changed in place.

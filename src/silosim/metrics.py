@@ -464,15 +464,7 @@ def _constraint(rows, cols, weights, nodes, n):
     return out
 
 
-def verdict(
-    largest_share: float,
-    n_silos: int,
-    n_communities: int,
-    reach: float,
-    merged_share: float = VERDICT_DEFAULTS["merged_share"],
-    merged_reach: float = VERDICT_DEFAULTS["merged_reach"],
-    siloed_reach: float = VERDICT_DEFAULTS["siloed_reach"],
-) -> str:
+def verdict(largest_share: float, n_silos: int, n_communities: int, reach: float, **thresholds: float) -> str:
     """Judge a run: ``merged``, ``fragmented`` or ``siloed``, checked in that order.
 
     ``merged``: the largest group of communities joined by two-way flow holds
@@ -481,9 +473,10 @@ def verdict(
     system). ``siloed``: items reach less than ``siloed_reach`` of other
     communities' members, or no two communities are joined while reach stays
     under ``merged_reach`` (wide crossing is never siloed). ``fragmented``:
-    anything else.
+    anything else. ``thresholds``: ``merged_share``, ``merged_reach``,
+    ``siloed_reach`` (default :data:`VERDICT_DEFAULTS`).
     """
-    return verdict_reason(largest_share, n_silos, n_communities, reach, merged_share, merged_reach, siloed_reach)[0]
+    return verdict_reason(largest_share, n_silos, n_communities, reach, **thresholds)[0]
 
 
 def verdict_reason(
@@ -514,3 +507,21 @@ def verdict_reason(
     missing = [f"{structure} (merged from merged_share {merged_share:.0%})"] if share < merged_share else []
     missing += [f"{reach_text} (merged from merged_reach {merged_reach:.0%})"] if reach < merged_reach else []
     return "fragmented", "; ".join(missing)
+
+
+def structure(block: np.ndarray, practices: np.ndarray, constraint: np.ndarray) -> dict[str, float]:
+    """The structural measures of one measurement: tie mixing between communities and departments' practices.
+
+    Args:
+        block: community × community tie weights (:func:`block_matrix`).
+        practices: the departments' practices (departments × features).
+        constraint: Burt's constraint of each broker (NaN where it has no ties).
+    """
+    return {
+        "ei_index": ei_from_block(block),
+        "ei_baseline": ei_baseline_from_block(block),
+        "modularity": modularity_from_block(block),
+        "practice_convergence": practice_convergence(practices),
+        "practice_regions": culture_regions(practices),
+        "broker_constraint": float(np.nanmean(constraint)) if np.any(np.isfinite(constraint)) else math.nan,
+    }

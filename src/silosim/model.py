@@ -2,24 +2,29 @@
 
 Built only from a validated :class:`~silosim.scenario.Scenario` and a seed;
 every random draw comes from the model's generator ``self.rng``. Agent state
-lives in a :class:`~silosim.dynamics.World` of numpy arrays; the Mesa agents
-(:mod:`silosim.agents`) are handles onto its rows.
+lives in a :class:`~silosim.dynamics.World` of numpy arrays drawn by
+:func:`silosim.world.build_world`; the Mesa agents (:mod:`silosim.agents`) are
+handles onto its rows; the step is a sequence of :mod:`silosim.dynamics` phases.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import numbers
+import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import mesa
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
-from silosim import dynamics, metrics, needs, resources, rules
-from silosim.agents import CommunityManager, Department, Stakeholder
+from silosim import agents, dynamics, metrics, needs, rules
 from silosim.metrics import MEASURES
-from silosim.scenario import Scenario, changed
+from silosim.scenario import Scenario, changed, from_dict, load
+from silosim.world import build_world
 
 
 def _report(model: SiloModel, name: str) -> float | int | str:
@@ -27,106 +32,58 @@ def _report(model: SiloModel, name: str) -> float | int | str:
     return model.measures[name]
 
 
+# one column per measure; named module-level reporters pickle (process pools, Mesa's batch_run)
+REPORTERS = {name: functools.partial(_report, name=name) for name in ("step", *MEASURES, "verdict")}
+
+
 class SiloModel(mesa.Model):
     """An organisation whose communities either merge into one system or harden into silos.
 
     Rows of the state arrays: departments, then community managers, then
-    stakeholders, in scenario order.
+    stakeholders, in scenario order (:mod:`silosim.world`).
+
+    Built as Mesa's tools build models, ``SiloModel(**params)``:
+    ``SiloModel("scenarios/default.yaml", rng=2, steps=150, **{"ownership.cross_posting": "open"})``.
     """
 
-    def __init__(self, scenario: Scenario, rng: int | None = None):
+    def __init__(self, scenario: Scenario | str | os.PathLike | dict, *, rng: int | None = None, **changes: Any):
         """Build the organisation.
 
         Args:
-            scenario: a validated scenario.
-            rng: seed; the scenario's ``seed`` when None.
+            scenario: a validated scenario, a scenario YAML file, or a scenario as a mapping.
+            rng: the seed, in place of the scenario's ``seed`` (``model.config.seed`` then holds it);
+                an int, so that the scenario and its seed say how to repeat the run.
+            **changes: dotted scenario keys to set, as ``--set`` spells them (``steps=150``,
+                ``**{"ownership.rule": "glue"}``), applied by :func:`silosim.scenario.changed`.
+
+        Raises:
+            ScenarioError: the scenario, or the scenario with the changes, is invalid, or a change names no
+                scenario key.
+            TypeError: ``rng`` is not an int.
         """
-        super().__init__(rng=scenario.seed if rng is None else rng)
-        self.config = scenario
-        org, dyn = scenario.organization, scenario.dynamics
-        self.n_departments = len(org.departments)
-        self.n_actors = self.n_departments + len(org.community_managers)
-        group_sizes = np.array([g.count for g in org.stakeholders])
-        group_start = self.n_actors + np.concatenate([[0], np.cumsum(group_sizes)[:-1]])
-        n = self.n_actors + int(group_sizes.sum())
-        n_c = len(scenario.communities)
-        rng_ = self.rng
-
-        culture = rng_.integers(0, dyn.traits, size=(n, dyn.features), dtype=np.int16)
-        dept_row = {d.name: i for i, d in enumerate(org.departments)}
-        for m, cm in enumerate(org.community_managers):  # a CM brings its department's ways
-            if cm.home is not None:
-                culture[self.n_departments + m] = culture[dept_row[cm.home]]
-
-        # stakeholders join communities independently, group by group
-        group_index = {g.group: k for k, g in enumerate(org.stakeholders)}
-        pairs_row, pairs_comm = [], []
-        for c, community in enumerate(scenario.communities):
-            for group, share in community.members.items():
-                k = group_index[group]
-                joined = np.flatnonzero(rng_.random(group_sizes[k]) < share) + group_start[k] - self.n_actors
-                pairs_row.append(joined)
-                pairs_comm.append(np.full(joined.size, c))
-        rows = np.concatenate(pairs_row) if pairs_row else np.zeros(0, dtype=np.int64)
-        comms = np.concatenate(pairs_comm) if pairs_comm else np.zeros(0, dtype=np.int64)
-        order = np.lexsort((comms, rows))
-        n_s = n - self.n_actors
-        # needs (March's reality): stakeholders start from their group's, with noise (the random traits drawn above)
-        self.group_of = np.repeat(np.arange(len(group_sizes)), group_sizes)
-        self.needs, self.needs_shared, self.needs_base = needs.draw_needs(
-            len(group_sizes), dyn.features, dyn.traits, dyn.needs_overlap, rng_, [g.needs for g in org.stakeholders]
-        )
-        knows = rng_.random((n_s, dyn.features)) >= dyn.need_noise
-        culture[self.n_actors :][knows] = self.needs[self.group_of][knows]
-        self.group_members = np.zeros((len(group_sizes), n_c))  # stakeholder members of each group in each community
-        np.add.at(self.group_members, (self.group_of[rows], comms), 1)
-        activity = np.zeros(n)
-        activity[self.n_actors :] = np.repeat([g.activity for g in org.stakeholders], group_sizes)
-        k = dyn.max_ties
-        self.world = dynamics.World(
-            culture=culture,
-            is_actor=np.arange(n) < self.n_actors,
-            tie_partner=np.full((n, k), -1, dtype=np.int32),
-            tie_weight=np.zeros((n, k), dtype=np.float32),
-            tie_context=np.full((n, k), -1, dtype=np.int8),
-            joined_ptr=np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_s))]).astype(np.int64),
-            joined=comms[order].astype(np.int64),
-            activity=activity,
-        )
-        self.items = dynamics.ItemStore(n, n_c, resources.item_slots(scenario), dyn.features)
-        self.departments = Department.create_agents(
-            self,
-            self.n_departments,
-            list(range(self.n_departments)),
-            [d.name for d in org.departments],
-            [d.headcount for d in org.departments],
-            [d.reach for d in org.departments],
-            [d.openness for d in org.departments],
-        )
-        cms = org.community_managers
-        self.community_managers = CommunityManager.create_agents(
-            self,
-            len(cms),
-            list(range(self.n_departments, self.n_actors)),
-            [m.name for m in cms],
-            [m.home for m in cms],
-            [m.capacity for m in cms],
-            [m.brokerage for m in cms],
-        )
-        for group, start, size in zip(org.stakeholders, group_start, group_sizes, strict=True):
-            Stakeholder.create_agents(self, int(size), np.arange(start, start + size), group.group, group.external)
-
+        scenario = _scenario(scenario, rng, changes)
+        super().__init__(rng=scenario.seed)
+        built = build_world(scenario, self.rng)
+        self.world, self.items, self.needs = built.world, built.items, built.needs
+        self.needs_shared, self.needs_base, self.group_of = built.needs_shared, built.needs_base, built.group_of
+        self.group_members, self.n_departments, self.n_actors = built.group_members, built.n_departments, built.n_actors
+        self.departments, self.community_managers = agents.populate(self, scenario.organization)
         self.measures: dict = {}
         self.steps_to_merge = math.nan
         self._intervals: list[Interval] = []
-        self._open = Interval.empty(n_c, self.n_actors)
-        self.datacollector = mesa.DataCollector(
-            model_reporters={"step": functools.partial(_report, name="step")}
-            | {name: functools.partial(_report, name=name) for name in (*MEASURES, "verdict")}
-        )
+        self._open = Interval.empty(len(scenario.communities), self.n_actors)
+        self.datacollector = mesa.DataCollector(model_reporters=REPORTERS)
         self.configure(scenario)
         self._apply_events(0)
         self.running = scenario.steps > 0
+
+    def timeseries(self) -> pd.DataFrame:
+        """The measurements recorded so far, one row each (``step``, every measure, ``verdict``).
+
+        The frame :attr:`silosim.runner.RunResult.timeseries` holds; call :meth:`collect` first to
+        include the current step.
+        """
+        return self.datacollector.get_model_vars_dataframe()
 
     # ------------------------------------------------------------------ configuration
 
@@ -268,12 +225,7 @@ class SiloModel(mesa.Model):
         self.tie_block = block
         self.constraint = dict(zip(self.broker_names(), map(float, constraint), strict=True))
         return {
-            "ei_index": metrics.ei_from_block(block),
-            "ei_baseline": metrics.ei_baseline_from_block(block),
-            "modularity": metrics.modularity_from_block(block),
-            "practice_convergence": metrics.practice_convergence(depts),
-            "practice_regions": metrics.culture_regions(depts),
-            "broker_constraint": float(np.nanmean(constraint)) if np.any(np.isfinite(constraint)) else math.nan,
+            **metrics.structure(block, depts, constraint),
             "fit": metrics.fit(self.world.culture[: self.n_actors], self.world.effort, self.needs, self.group_members),
             "knowledge": metrics.knowledge(self.world.culture[: self.n_actors], self.needs, self.group_members),
             "practice_diversity": metrics.practice_diversity(self.world.culture[: self.n_actors]),
@@ -430,6 +382,14 @@ def _bits(matrix: np.ndarray) -> np.ndarray:
     )
 
 
-def _norm(weights: np.ndarray) -> np.ndarray:
-    weights = np.asarray(weights, dtype=float)
-    return weights / weights.sum()
+def _scenario(scenario: Scenario | str | os.PathLike | dict, rng: int | None, changes: dict[str, Any]) -> Scenario:
+    """The scenario a model is built from: read or validated, with the changes and the seed set."""
+    if isinstance(scenario, dict):
+        scenario = from_dict(scenario)
+    elif not isinstance(scenario, Scenario):
+        scenario = load(scenario)
+    if rng is not None:
+        if isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
+            raise TypeError(f"rng must be an int seed, not {type(rng).__name__}")
+        changes = changes | {"seed": int(rng)}
+    return changed(scenario, changes, source="SiloModel()") if changes else scenario

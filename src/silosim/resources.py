@@ -404,8 +404,9 @@ def _estimate(scenario: Scenario) -> _Estimate:
         "insights": INSIGHT_BYTES * q.insights,
     }
     phases: dict[str, dict[str, float]] = {
-        # SiloModel.__init__: the join lists, rows, comms and order (40 B a join) live until it returns, while
-        # the agents are created, then while configure() builds the member lists (and again for events at 0)
+        # silosim.world.build_world: the join lists, rows, comms and order (40 B a join) live until it returns
+        # (counted here beside the agents, created just after: an upper bound), then while configure() builds
+        # the member lists (and again for events at 0)
         "creating agents": {
             "memberships": 40 * q.memberships,
             "stakeholders": AGENT_CREATION_BYTES * q.largest_group,

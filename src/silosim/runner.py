@@ -50,7 +50,7 @@ def run(scenario: Scenario, progress: bool = False) -> RunResult:
             if model.measures.get("step") == model.steps and model.window_items:  # no verdict before items end
                 bar.set_postfix(reach=f"{model.measures['cross_reach']:.2f}", verdict=model.measures["verdict"])
     model.collect()
-    timeseries = model.datacollector.get_model_vars_dataframe()
+    timeseries = model.timeseries()
     summary = {
         "scenario": scenario.name,
         "verdict": model.measures["verdict"],

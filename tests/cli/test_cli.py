@@ -5,15 +5,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from silosim import scenario
-from tests.helpers import ROOT
+from silosim.cli import main, validate
+from silosim.cli.parser import UsageError
+from tests.helpers import ROOT, three_islands
 
 DEFAULT = ROOT / "scenarios" / "default.yaml"
 
@@ -185,6 +192,155 @@ def test_steps_out_of_range(cli, tmp_path):
     lines = bad_input(cli("run", DEFAULT, "--steps", "0", "--seed", "-1", cwd=tmp_path))
     assert lines[0].startswith("--seed: seed: ") and "greater than or equal to 0, got -1" in lines[0]
     assert lines[1].startswith("--steps: steps: ") and "greater than or equal to 1, got 0" in lines[1]
+
+
+COMMANDS = {  # each command with the positional arguments it needs
+    "run": [DEFAULT],
+    "validate": [DEFAULT],
+    "sweep": [ROOT / "scenarios" / "sweeps" / "strategies.yaml"],
+    "report": ["some-sweep"],
+    "export": ["some-sweep"],
+    "viz": [DEFAULT],
+    "dock": ["axelrod"],
+}
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_every_help_exits_0(command, tmp_path):
+    result = run_py(*([command] if command else []), "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: silosim {command}".rstrip())
+    assert result.stderr == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_bad_flag_of_every_command_exits_2_with_one_message(command, tmp_path):
+    lines = bad_input(run_py(command, *COMMANDS[command], "--bogus", cwd=tmp_path))
+    assert len(lines) == 1 and lines[0].startswith("silosim: unknown argument '--bogus'")
+    assert list(tmp_path.iterdir()) == []
+
+
+LOADED = """
+import sys
+from silosim.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exit:  # --help
+    code = exit.code
+heavy = ("mesa", "silosim.model", "silosim.runner", "silosim.docking", "matplotlib", "distributed", "solara")
+print(*[name for name in heavy if name in sys.modules])
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("args", [["validate", str(DEFAULT)], ["--help"], ["sweep", "--help"]])
+def test_validate_and_help_do_not_import_the_model(args, tmp_path):
+    result = subprocess.run([sys.executable, "-c", LOADED, *args], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "", f"silosim {' '.join(args)} imported {result.stdout.split()[-1:]}"
+
+
+def test_python_m_silosim_cli(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "silosim.cli", "validate", str(DEFAULT)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{DEFAULT}: ok")
+
+
+# --------------------------------------------------------------------------- dock
+
+
+def test_dock_deffuant_says_it_is_now_drift(tmp_path):
+    out = tmp_path / "dock-deffuant"
+    lines = bad_input(run_py("dock", "deffuant", "--quick", "--out", out, cwd=tmp_path))
+    assert len(lines) == 1
+    assert "silosim dock drift" in lines[0] and "Klemm" in lines[0] and "bounded confidence" in lines[0]
+    assert not out.exists()
+
+
+def test_dock_help_lists_drift_not_deffuant(tmp_path):
+    result = run_py("dock", "--help", cwd=tmp_path)
+    assert "{axelrod,drift,march}" in result.stdout
+    assert "deffuant" not in result.stdout.lower()
+    lines = bad_input(run_py("dock", "bogus", cwd=tmp_path))
+    assert lines == ["silosim dock: argument model: invalid choice: 'bogus' (choose from 'axelrod', 'drift', 'march')"]
+
+
+# --------------------------------------------------------------------------- the error handler
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "message"),
+    [
+        (UsageError("silosim validate: bad"), 2, "silosim validate: bad"),
+        (KeyboardInterrupt(), 130, "interrupted: nothing was written"),
+        (KeyboardInterrupt("interrupted: the command's own words"), 130, "interrupted: the command's own words"),
+        (BrokenProcessPool("a worker process died"), 1, "a worker process died"),
+    ],
+)
+def test_the_error_handler_maps_errors_to_exit_codes(error, code, message, monkeypatch, capsys):
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr(validate, "main", fail)
+    assert main(["validate", str(DEFAULT)]) == code
+    captured = capsys.readouterr()
+    assert captured.err == message + "\n" and captured.out == ""
+
+
+def interrupt(command: list, cwd: Path, started) -> subprocess.CompletedProcess:
+    """Run ``run.py COMMAND``, press Ctrl-C once ``started()`` holds, return the finished process."""
+    with open(cwd / "stderr.txt", "w") as stderr:
+        process = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *map(str, command)], cwd=cwd, stderr=stderr)
+        try:
+            deadline = time.monotonic() + 120
+            while not started() and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+            process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    return subprocess.CompletedProcess(command, process.returncode, "", (cwd / "stderr.txt").read_text())
+
+
+def test_ctrl_c_during_a_run_exits_130_and_writes_nothing(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    out = work / "out"
+    done = interrupt(
+        ["run", DEFAULT, "--steps", "100000", "--out", out], work, lambda: (work / "stderr.txt").stat().st_size
+    )  # the progress bar is on: the run has started
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == "interrupted: nothing was written"
+    assert sorted(p.name for p in work.iterdir()) == ["stderr.txt"]
+
+
+def test_ctrl_c_during_a_sweep_exits_130_saying_the_finished_runs_are_stored(tmp_path):
+    base = three_islands()
+    base["steps"] = 20
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    spec = {"name": "long", "base": "base.yaml", "replications": 500, "seed": 1, "strategies": {"as_is": {}}}
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+
+    def stored() -> int:
+        try:
+            with sqlite3.connect(out / "runs.sqlite", timeout=5) as db:
+                return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        except sqlite3.OperationalError:  # no store yet, or no tables in it yet
+            return 0
+
+    done = interrupt(["sweep", "sweep.yaml", "--out", out, "--jobs", "1", "--quiet"], tmp_path, lambda: stored() >= 2)
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"interrupted: every finished run is stored in {out}; run the same command to resume"
+    )
+    assert 2 <= stored() < 500
 
 
 # --------------------------------------------------------------------------- a successful run

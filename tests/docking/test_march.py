@@ -12,9 +12,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from silosim import docking as dock
 from silosim import needs
 from silosim.cli import main
+from silosim.docking import DOCKINGS, run_docking
+from silosim.docking.march import MARCH_FULL, MARCH_QUICK, march_tasks
+from silosim.docking.march_model import march_period, march_settled, march_start, run_march, superior_individuals
+from silosim.docking.stats import interval, paired
 
 U = needs.UNKNOWN
 
@@ -38,7 +41,7 @@ def test_one_period_by_hand_both_rules_from_the_start_of_the_period():
             [U, 1, U],  # knows 0: not superior
         ],
     )
-    socialised, learned = dock.march_period(code, beliefs, reality, 1.0, 1.0, np.random.default_rng(0))
+    socialised, learned = march_period(code, beliefs, reality, 1.0, 1.0, np.random.default_rng(0))
     # the code: feature 0, two votes for 1 (k = 2): adopted; feature 1, 0 against 1 (a tie, k = 0): kept;
     # feature 2, one vote for 0 (k = 1): adopted, though wrong
     assert code.tolist() == [[1, 1, 0]]
@@ -47,43 +50,43 @@ def test_one_period_by_hand_both_rules_from_the_start_of_the_period():
     # individual 0's feature 1 changes; had they followed the new code, individual 2 would hold [1, 1, 0]
     assert beliefs.tolist() == [[[1, 1, U], [1, 1, 0], [U, 1, U]]]
     assert socialised == 1
-    assert not dock.march_settled(code, beliefs, reality)[0]
+    assert not march_settled(code, beliefs, reality)[0]
 
     # period 2: the code knows 1 of 3, nobody knows more (no superior group); all adopt the code
-    socialised, learned = dock.march_period(code, beliefs, reality, 1.0, 1.0, np.random.default_rng(0))
+    socialised, learned = march_period(code, beliefs, reality, 1.0, 1.0, np.random.default_rng(0))
     assert (socialised, learned) == (3, 0)
     assert code.tolist() == [[1, 1, 0]]
     assert beliefs.tolist() == [[[1, 1, 0]] * 3]
-    assert dock.march_settled(code, beliefs, reality)[0]
-    assert dock.superior_individuals(code, beliefs, reality).tolist() == [[False] * 3]
+    assert march_settled(code, beliefs, reality)[0]
+    assert superior_individuals(code, beliefs, reality).tolist() == [[False] * 3]
 
 
 def test_settled_means_neither_rule_can_change_anything():
     # individuals differ from a code belief: socialisation can still change them
     reality, code, beliefs = state([1, 1], [1, U], [[0, U], [1, U]])
-    assert not dock.march_settled(code, beliefs, reality)[0]
+    assert not march_settled(code, beliefs, reality)[0]
     # everyone agrees with the code where it has a belief, but one knows more: the code can still learn
     reality, code, beliefs = state([1, 1], [1, U], [[1, 1], [1, U]])
-    assert not dock.march_settled(code, beliefs, reality)[0]
+    assert not march_settled(code, beliefs, reality)[0]
     # two superior individuals who tie on every feature where they differ from the code: an equilibrium
     # with a superior group left, which "no superior individual" alone would miss
     reality, code, beliefs = state([1, 1, 1], [1, U, U], [[1, 1, 0], [1, 0, 1]])
-    assert dock.superior_individuals(code, beliefs, reality).all()
-    assert dock.march_settled(code, beliefs, reality)[0]
+    assert superior_individuals(code, beliefs, reality).all()
+    assert march_settled(code, beliefs, reality)[0]
     before = code.copy(), beliefs.copy()
     rng = np.random.default_rng(1)
     for _ in range(50):
-        assert dock.march_period(code, beliefs, reality, 0.9, 0.9, rng) == (0, 0)
+        assert march_period(code, beliefs, reality, 0.9, 0.9, rng) == (0, 0)
     assert np.array_equal(code, before[0]) and np.array_equal(beliefs, before[1])
 
 
 def test_runs_reach_equilibrium_and_nothing_changes_after():
-    reality, beliefs, code = dock.march_start(30, seed=5)
+    reality, beliefs, code = march_start(30, seed=5)
     rng = np.random.default_rng(6)
     settled = np.zeros(30, dtype=bool)
     for _ in range(2000):
-        dock.march_period(code, beliefs, reality, 0.3, 0.5, rng)
-        settled = dock.march_settled(code, beliefs, reality)
+        march_period(code, beliefs, reality, 0.3, 0.5, rng)
+        settled = march_settled(code, beliefs, reality)
         if settled.all():
             break
     assert settled.all()
@@ -92,16 +95,16 @@ def test_runs_reach_equilibrium_and_nothing_changes_after():
     assert np.all((beliefs == code[:, None, :]) | ~holds)
     frozen = code.copy(), beliefs.copy()
     for _ in range(100):
-        assert dock.march_period(code, beliefs, reality, 0.9, 0.9, rng) == (0, 0)
+        assert march_period(code, beliefs, reality, 0.9, 0.9, rng) == (0, 0)
     assert np.array_equal(code, frozen[0]) and np.array_equal(beliefs, frozen[1])
     # run_march stops each run there
-    out = dock.run_march(40, seed=[1, 2], start_seed=[3], p1=0.5, p2=0.5)
+    out = run_march(40, seed=[1, 2], start_seed=[3], p1=0.5, p2=0.5)
     assert out["settled"].all() and (out["periods"] > 0).all()
     assert ((out["knowledge"] >= 0) & (out["knowledge"] <= 1)).all()
 
 
 def test_start_state_is_marchs():
-    reality, beliefs, code = dock.march_start(200, seed=0)
+    reality, beliefs, code = march_start(200, seed=0)
     assert reality.shape == (200, 30) and beliefs.shape == (200, 50, 30)
     assert (code == U).all()
     assert set(np.unique(reality)) == {0, 1}
@@ -111,54 +114,54 @@ def test_start_state_is_marchs():
 
 
 def test_turnover_and_turbulence():
-    reality, beliefs, code = dock.march_start(50, seed=0)
+    reality, beliefs, code = march_start(50, seed=0)
     code[:] = reality  # a code that knows everything, and individuals who agree with it
     beliefs[:] = reality[:, None, :]
     old_reality = reality.copy()
-    dock.march_period(code, beliefs, reality, 0.0, 0.0, np.random.default_rng(1), p3=1.0, p4=1.0)
+    march_period(code, beliefs, reality, 0.0, 0.0, np.random.default_rng(1), p3=1.0, p4=1.0)
     assert np.array_equal(reality, 1 - old_reality)  # p4 = 1: every dimension flips
     shares = np.bincount(beliefs.ravel() + 1, minlength=3) / beliefs.size  # p3 = 1: all newcomers, naive
     assert shares == pytest.approx([1 / 3] * 3, abs=0.02)
     # no turnover, no turbulence: the same period changes neither
-    reality, beliefs, code = dock.march_start(5, seed=0)
+    reality, beliefs, code = march_start(5, seed=0)
     kept = reality.copy(), beliefs.copy()
-    dock.march_period(code, beliefs, reality, 0.0, 0.0, np.random.default_rng(1))
+    march_period(code, beliefs, reality, 0.0, 0.0, np.random.default_rng(1))
     assert np.array_equal(reality, kept[0]) and np.array_equal(beliefs, kept[1])
 
 
 def test_a_population_of_fast_learners_is_the_homogeneous_fast_one():
     # the per-individual rate array (mixed learners) takes the same draws as a single rate
     args = {"runs": 20, "seed": [4], "start_seed": [5], "p2": 0.5}
-    mixed = dock.run_march(p1=0.1, fast=50, fast_p1=0.9, **args)
-    plain = dock.run_march(p1=0.9, **args)
+    mixed = run_march(p1=0.1, fast=50, fast_p1=0.9, **args)
+    plain = run_march(p1=0.9, **args)
     for key in plain:
         assert np.array_equal(mixed[key], plain[key])
 
 
 def test_slow_socialisation_knows_more_than_fast():
     args = {"runs": 120, "start_seed": [7], "p2": 0.5}
-    slow = dock.run_march(p1=0.1, seed=[8], **args)["knowledge"]
-    fast = dock.run_march(p1=0.9, seed=[9], **args)["knowledge"]
-    slow_mean, slow_low, _ = dock._interval(slow)
-    fast_mean, _, fast_high = dock._interval(fast)
+    slow = run_march(p1=0.1, seed=[8], **args)["knowledge"]
+    fast = run_march(p1=0.9, seed=[9], **args)["knowledge"]
+    slow_mean, slow_low, _ = interval(slow)
+    fast_mean, _, fast_high = interval(fast)
     assert slow_low > fast_high  # the 95% intervals do not overlap
-    assert dock.paired(slow, fast).above
+    assert paired(slow, fast).above
     assert slow_mean - fast_mean > 0.05
 
 
 def test_paired_comparison():
     a = np.array([0.8, 0.7, 0.9, 0.6])
-    c = dock.paired(a + 0.1, a)
+    c = paired(a + 0.1, a)
     assert c.diff == pytest.approx(0.1) and c.above and c.overlap  # a constant shift: tight despite the spread
-    assert not dock.paired(a, a).above
-    assert not dock.paired(a, a + 0.1).above
+    assert not paired(a, a).above
+    assert not paired(a, a + 0.1).above
 
 
 @pytest.fixture(scope="module")
 def quick_march(tmp_path_factory):
     base = tmp_path_factory.mktemp("dock")
     one = base / "jobs1"
-    code = dock.run_docking("march", jobs=1, out=one, quick=True, progress=False)
+    code = run_docking("march", jobs=1, out=one, quick=True, progress=False)
     two = base / "jobs2"
     cli_code = main(["dock", "march", "--quick", "--jobs", "2", "--out", str(two)])
     return code, one, cli_code, two
@@ -197,7 +200,7 @@ def test_quick_march_docking_passes_and_reports(quick_march):
         assert heading in markdown
     assert "from the same state" in markdown and "1 − (1 − p2)^k" in markdown
     assert "- ✗" not in markdown and markdown.count("- ✓") == len(texts)
-    quick = dock.MARCH_QUICK
+    quick = MARCH_QUICK
     figure1 = {(r["p2"], r["p1"]): r for r in summary["figure1"]}
     assert set(figure1) == {(p2, p1) for p2 in quick.p2 for p1 in quick.p1}
     assert all(r["runs"] == quick.runs for r in summary["figure1"])
@@ -220,10 +223,10 @@ def test_quick_march_docking_does_not_depend_on_jobs(quick_march):
 
 def test_a_failed_check_exits_1(tmp_path, monkeypatch):
     # "moderate" turnover set to the heaviest: it cannot lie below itself, nor beat none
-    tiny = replace(dock.MARCH_QUICK, runs=8, p1=(0.1, 0.9), fast=(0, 50), turnover=(0.0, 1.0), moderate=1.0)
-    monkeypatch.setattr(dock, "MARCH_QUICK", tiny)
+    tiny = replace(MARCH_QUICK, runs=8, p1=(0.1, 0.9), fast=(0, 50), turnover=(0.0, 1.0), moderate=1.0)
+    monkeypatch.setitem(DOCKINGS, "march", replace(DOCKINGS["march"], quick=tiny))
     out = tmp_path / "dock-march"
-    assert dock.run_docking("march", jobs=1, out=out, quick=True, progress=False) == 1
+    assert run_docking("march", jobs=1, out=out, quick=True, progress=False) == 1
     summary = json.loads((out / "dock.json").read_text())
     failed = [c["check"] for c in summary["checks"] if not c["passed"]]
     assert any("too much lowers it again" in t for t in failed)
@@ -232,7 +235,7 @@ def test_a_failed_check_exits_1(tmp_path, monkeypatch):
 
 def test_a_plan_without_the_compared_conditions_is_refused():
     with pytest.raises(ValueError, match="lacks"):
-        dock.march_tasks(replace(dock.MARCH_QUICK, turnover=(0.1, 0.3)))
+        march_tasks(replace(MARCH_QUICK, turnover=(0.1, 0.3)))
     with pytest.raises(ValueError, match="horizon"):
-        dock.run_march(2, seed=[1], start_seed=[1], p1=0.5, p2=0.5, p3=0.1)
-    assert math.isclose(dock.MARCH_FULL.mean_p1(10), 0.26)
+        run_march(2, seed=[1], start_seed=[1], p1=0.5, p2=0.5, p3=0.1)
+    assert math.isclose(MARCH_FULL.mean_p1(10), 0.26)

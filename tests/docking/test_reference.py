@@ -9,9 +9,9 @@ engine's distribution away from the other's. The power checks show that
 these seeds are enough to tell a real change apart (one per measure, run on
 the fast engine against the unchanged reference).
 
-``benchmarks/`` is not a package; the test puts it on ``sys.path`` itself,
-so plain ``pytest`` from the repository root finds ``dock_reference`` and
-``reference_mesa``.
+The docking and the per-agent reference are modules of the package
+(:mod:`silosim.docking.reference`, :mod:`silosim.docking.reference_model`),
+so the test imports them like any other.
 """
 
 import networkx as nx

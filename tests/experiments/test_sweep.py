@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from silosim.cli import main
+from silosim.experiments import design as design_mod
 from silosim.experiments import sweep as sweep_mod
 from silosim.scenario import ScenarioError
 from silosim.store import Store, run_key
@@ -60,7 +61,7 @@ def stored_runs(out: Path) -> pd.DataFrame:
 
 
 def test_plan_is_factorial_with_paired_seeds(tmp_path):
-    sweep = sweep_mod.load_sweep(write_sweep(tmp_path))
+    sweep = design_mod.load_sweep(write_sweep(tmp_path))
     cells = list(sweep.cells())
     assert len(cells) == 2 * 2 * 3
     assert sweep.points == [{"dynamics.exploration": 0.05}, {"dynamics.exploration": 0.2}]
@@ -76,23 +77,23 @@ def test_plan_is_factorial_with_paired_seeds(tmp_path):
 
 def test_replication_seeds_come_from_seed_sequence():
     expected = [int(c.generate_state(1, dtype=np.uint32)[0]) for c in np.random.SeedSequence(5).spawn(4)]
-    assert sweep_mod.replication_seeds(5, 4) == expected
-    assert sweep_mod.replication_seeds(5, 2) == expected[:2]  # more replications keep the first ones
-    assert sweep_mod.replication_seeds(6, 2) != expected[:2]
+    assert design_mod.replication_seeds(5, 4) == expected
+    assert design_mod.replication_seeds(5, 2) == expected[:2]  # more replications keep the first ones
+    assert design_mod.replication_seeds(6, 2) != expected[:2]
 
 
 def test_ranges_sample_by_design(tmp_path):
     vary = {"dynamics.tie_decay": {"low": 0.01, "high": 0.05}, "metrics.every": {"low": 2, "high": 6}}
-    grid = sweep_mod.load_sweep(write_sweep(tmp_path, vary=vary, samples=3))
+    grid = design_mod.load_sweep(write_sweep(tmp_path, vary=vary, samples=3))
     assert len(grid.points) == 9
     assert sorted({p["dynamics.tie_decay"] for p in grid.points}) == pytest.approx([0.01, 0.03, 0.05])
     assert sorted({p["metrics.every"] for p in grid.points}) == [2, 4, 6]  # whole-number bounds give integers
-    lhs = sweep_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="lhs", samples=5))
+    lhs = design_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="lhs", samples=5))
     decays = sorted(p["dynamics.tie_decay"] for p in lhs.points)
     assert len(decays) == 5
     # Latin hypercube: exactly one sample in each fifth of the range
     assert [int((d - 0.01) / 0.04 * 5) for d in decays] == [0, 1, 2, 3, 4]
-    sobol = sweep_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="sobol", samples=8))
+    sobol = design_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="sobol", samples=8))
     assert len(sobol.points) == 8 and all(0.01 <= p["dynamics.tie_decay"] <= 0.05 for p in sobol.points)
 
 
@@ -165,7 +166,7 @@ def test_stored_time_series_match_a_single_run(tmp_path):
     from silosim.scenario import from_dict
 
     out = tmp_path / "out"
-    sweep = sweep_mod.load_sweep(write_sweep(tmp_path, replications=1, vary={}))
+    sweep = design_mod.load_sweep(write_sweep(tmp_path, replications=1, vary={}))
     sweep_mod.run_sweep(sweep, out, jobs=1, progress=False)
     cell = next(c for c in sweep.cells() if c.strategy == "glue_open")
     expected = run(from_dict(sweep.scenario(cell.strategy, cell.point, cell.seed))).timeseries
@@ -182,7 +183,7 @@ def test_stored_time_series_match_a_single_run(tmp_path):
 
 def test_a_run_that_raises_is_stored_as_failed_and_the_others_complete(tmp_path, monkeypatch, capsys):
     real_run = sweep_mod.run
-    sweep = sweep_mod.load_sweep(write_sweep(tmp_path))
+    sweep = design_mod.load_sweep(write_sweep(tmp_path))
     doomed = sweep.seeds[1]
 
     def flaky(scenario):
@@ -310,6 +311,6 @@ def test_dry_run_estimates_and_runs_nothing(tmp_path, capsys):
 def test_load_sweep_raises_for_every_problem_at_once(tmp_path):
     path = write_sweep(tmp_path, replications=0, design="latin", strategies={"a": {"ownership.rule": "x"}})
     with pytest.raises(ScenarioError) as info:
-        sweep_mod.load_sweep(path)
+        design_mod.load_sweep(path)
     paths = {p.path for p in info.value.problems}
     assert {"replications", "design"} <= paths

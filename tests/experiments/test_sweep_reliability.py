@@ -19,11 +19,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from silosim import docking as dock
 from silosim import runner
 from silosim.analysis import report
 from silosim.atomic import atomic_folder
 from silosim.cli import main
+from silosim.docking import report as dock
+from silosim.experiments import design as design_mod
+from silosim.experiments import executor as executor_mod
 from silosim.experiments import sweep as sweep_mod
 from silosim.metrics import MEASURES
 from silosim.resources import estimate_work
@@ -34,7 +36,7 @@ from tests.helpers import ROOT, three_islands
 SILOSIM = Path(sys.executable).with_name("silosim")
 SEED = 99
 REPLICATIONS = 3
-DOOMED_SEED = sweep_mod.replication_seeds(SEED, REPLICATIONS)[1]
+DOOMED_SEED = design_mod.replication_seeds(SEED, REPLICATIONS)[1]
 REAL_EXECUTE = sweep_mod.execute
 
 
@@ -511,14 +513,14 @@ def test_a_bad_scheduler_address_exits_2_before_anything(tmp_path, capsys, addre
 
 def test_valid_scheduler_addresses_pass():
     for address in ("tcp://10.0.0.1:8786", "localhost:8786", "tls://sched.example.org:1", "[::1]:8786", "inproc://x/1"):
-        sweep_mod.check_scheduler(address)
+        executor_mod.check_scheduler(address)
 
 
 def test_an_unreachable_scheduler_exits_2_naming_it_and_writes_nothing(tmp_path, capsys, monkeypatch):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setattr(sweep_mod, "SCHEDULER_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(executor_mod, "SCHEDULER_TIMEOUT_S", 1.0)
     out, address = tmp_path / "out", f"tcp://127.0.0.1:{port}"
     started = time.monotonic()
     assert sweep(write_sweep(tmp_path), out, "--scheduler", address) == 2
@@ -532,18 +534,19 @@ def test_an_unreachable_scheduler_exits_2_naming_it_and_writes_nothing(tmp_path,
 # --------------------------------------------------------------------------- 10. huge plans
 
 
-def spec(**fields) -> sweep_mod.SweepSpec:
-    return sweep_mod.SweepSpec.model_validate({"base": "b.yaml", **fields})
+def spec(**fields) -> design_mod.SweepSpec:
+    return design_mod.SweepSpec.model_validate({"base": "b.yaml", **fields})
 
 
 def test_planned_runs_is_arithmetic():
     ranges = {"a": {"low": 0, "high": 1}, "b": {"low": 0, "high": 1}}
     two = {"s": {}, "t": {}}
-    assert sweep_mod.planned_runs(spec(vary=ranges, samples=1000, strategies=two, replications=3)) == (10**6, 6 * 10**6)
-    assert sweep_mod.planned_runs(spec(vary=ranges, samples=1000, design="lhs")) == (1000, 10_000)
+    big = spec(vary=ranges, samples=1000, strategies=two, replications=3)
+    assert design_mod.planned_runs(big) == (10**6, 6 * 10**6)
+    assert design_mod.planned_runs(spec(vary=ranges, samples=1000, design="lhs")) == (1000, 10_000)
     lists = {"c": [1, 2, 3], "d": [1, 2], "e": {"low": 0, "high": 1}}
-    assert sweep_mod.planned_runs(spec(vary=lists, samples=8, design="sobol", replications=1)) == (48, 48)
-    assert sweep_mod.planned_runs(spec(vary={"c": [1, 2]}, samples=500, replications=2)) == (2, 4)  # no range
+    assert design_mod.planned_runs(spec(vary=lists, samples=8, design="sobol", replications=1)) == (48, 48)
+    assert design_mod.planned_runs(spec(vary={"c": [1, 2]}, samples=500, replications=2)) == (2, 4)  # no range
 
 
 @pytest.fixture
@@ -553,8 +556,8 @@ def nothing_built(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("points or seeds were built before the run count was checked")
 
-    monkeypatch.setattr(sweep_mod, "parameter_points", fail)
-    monkeypatch.setattr(sweep_mod, "replication_seeds", fail)
+    monkeypatch.setattr(design_mod, "parameter_points", fail)
+    monkeypatch.setattr(design_mod, "replication_seeds", fail)
 
 
 def test_a_sweep_over_the_run_limit_is_refused_at_the_samples_line(tmp_path, capsys, nothing_built):
@@ -582,7 +585,7 @@ def test_a_sweep_resolving_too_many_scenarios_is_refused_before_resolving_them(t
 def test_a_sweep_over_the_run_limit_is_refused_at_the_replications_line(tmp_path, nothing_built):
     path = write_sweep(tmp_path, replications=400_000)
     with pytest.raises(ScenarioError) as info:
-        sweep_mod.load_sweep(path)
+        design_mod.load_sweep(path)
     [problem] = info.value.problems
     assert (problem.line, problem.path) == (line_of(path, "replications"), "replications")
     assert "plans 1,600,000 runs" in problem.message and "limit of 1,000,000" in problem.message
@@ -601,7 +604,7 @@ def test_replications_and_samples_have_an_upper_bound(tmp_path, capsys, nothing_
 
 def test_the_time_estimate_is_calibrated_on_the_most_expensive_run(tmp_path, monkeypatch, capsys):
     path = write_sweep(tmp_path, vary={"organization.stakeholders.consumers.count": [10, 5000, 100]})
-    loaded = sweep_mod.load_sweep(path)
+    loaded = design_mod.load_sweep(path)
     calibrated = []
 
     def fake(key, scenario):
@@ -634,7 +637,7 @@ def test_a_problem_a_varied_key_brings_is_blamed_on_its_vary_line(tmp_path):
     base_changes = {"events": [{"at": 15, "set": {"dynamics.drift": 0.01}}]}
     path = write_sweep(tmp_path, base_changes=base_changes, vary={"steps": [10, 20]})
     with pytest.raises(ScenarioError) as info:
-        sweep_mod.load_sweep(path)
+        design_mod.load_sweep(path)
     [problem] = info.value.problems
     line = next(i for i, row in enumerate(path.read_text().splitlines(), 1) if row.strip().startswith("steps:"))
     assert (problem.line, problem.path) == (line, "vary.steps")
@@ -653,7 +656,7 @@ def test_a_sweep_name_cannot_point_outside_results(tmp_path, monkeypatch, capsys
 def test_a_strategy_name_must_be_a_name(tmp_path):
     path = write_sweep(tmp_path, strategies={"glue\x1b[2J": {"ownership.cross_posting": "open"}})
     with pytest.raises(ScenarioError) as info:
-        sweep_mod.load_sweep(path)
+        design_mod.load_sweep(path)
     assert "expected a name of letters, digits" in str(info.value) and "\x1b" not in str(info.value)
 
 

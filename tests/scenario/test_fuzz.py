@@ -220,7 +220,7 @@ def test_fuzzed_sweep_files(workdir):
         path.write_text(text, encoding="utf-8", errors="surrogateescape")
         out = workdir / f"out{k}"
         try:
-            from silosim.experiments.sweep import load_sweep
+            from silosim.experiments.design import load_sweep
 
             load_sweep(path)
         except scenario.ScenarioError as exc:

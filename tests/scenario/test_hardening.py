@@ -286,6 +286,28 @@ def test_from_dict_is_as_strict_as_a_file():
         scenario.from_dict(data)
 
 
+def test_malformed_names_and_steps_are_refused_not_crashed_on(tmp_path):
+    # a community named by a list under rule explicit, and events whose `at` mixes text and numbers, raised TypeError
+    data = yaml.safe_load(small(ownership__rule="explicit", ownership__owners={"brand_page": "marketing", "esn": "hr"}))
+    data["communities"][1]["name"] = ["esn"]
+    found = problems(tmp_path, yaml.safe_dump(data, sort_keys=False))
+    assert any("communities[['esn']].name: input should be a valid string, got a list" in p for p in found), found
+    data = yaml.safe_load(SMALL)
+    data["events"] = [{"at": "ten", "set": {"dynamics.drift": 0.1}}, {"at": 5, "set": {"dynamics.drift": 0.2}}]
+    found = problems(tmp_path, yaml.safe_dump(data, sort_keys=False))
+    assert found == [f"{tmp_path / 'bad.yaml'}:29: events[0].at: input should be a valid integer, got 'ten'"]
+
+
+def test_a_duplicate_community_is_named_at_its_own_line(tmp_path):
+    # an entry that is not a mapping before it used to shift the index: the wrong community was named
+    data = yaml.safe_load(SMALL)
+    data["communities"] = [5, *data["communities"], copy.deepcopy(data["communities"][0])]
+    text = yaml.safe_dump(data, sort_keys=False)
+    line = [i for i, text_line in enumerate(text.splitlines(), 1) if text_line == "- name: brand_page"][1]
+    found = problems(tmp_path, text)
+    assert f"{tmp_path / 'bad.yaml'}:{line}: communities[brand_page].name: duplicate name 'brand_page'" in found, found
+
+
 def test_run_checks_its_out_folder_before_running(tmp_path, monkeypatch, capsys):
     from silosim import cli, runner
 

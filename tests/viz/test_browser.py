@@ -23,7 +23,9 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from silosim import scenario, viz
+from silosim import scenario
+from silosim.viz.figures import timeseries_csv
+from silosim.viz.page import VizModel, control, initial_kwargs, model_params
 from tests.helpers import ROOT
 
 SCENARIO = ROOT / "scenarios" / "default.yaml"
@@ -39,6 +41,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(os.environ.get("SILOSIM_TEST_ARTIFACTS", ROOT / "results" / "test-artifacts"))
 GRAPH_SIZE, CHARTS_SIZE = (744, 504), (1200, 558)  # natural sizes of the two figures (pixels)
 TIMEOUT_MS = 60_000
+RULE, GLUE = control("rule").label, control("glue").label  # the sidebar's selects, as the page labels them
 
 
 @dataclass
@@ -223,7 +226,7 @@ def test_play_runs_the_model_and_pause_stops_it(page):
 
 def test_switching_the_rule_and_reset_restart_at_step_zero_with_the_new_rule(page):
     step(page, 3)
-    choose(page, "ownership rule", "federated")
+    choose(page, RULE, "federated")
     assert status(page).startswith("Step 3 of 300 · rule most_involved")  # nothing changes before Reset
     reset(page)
     page.get_by_text("Step 0 of 300 · rule federated · ").wait_for()
@@ -232,12 +235,12 @@ def test_switching_the_rule_and_reset_restart_at_step_zero_with_the_new_rule(pag
 
 
 def test_invalid_settings_show_the_validation_message_and_the_page_keeps_working(page):
-    choose(page, "ownership rule", "glue")
+    choose(page, RULE, "glue")
     reset(page)
     error = page.locator(".silosim-error")
     error.wait_for()
     assert "ownership.rule: rule 'glue' needs ownership.glue: a department name" in error.inner_text()
-    choose(page, "glue department", "marketing")
+    choose(page, GLUE, "marketing")
     reset(page)
     page.get_by_text("Step 0 of 300 · rule glue · glue marketing · ").wait_for()
     assert error.count() == 0
@@ -252,10 +255,10 @@ def test_csv_download_has_one_row_per_measurement(page):
     frame = pd.read_csv(download.value.path())
     assert frame["step"].tolist() == [10, 20]
     # the same numbers as the model run in this process with the same scenario and seed
-    model = viz.VizModel(**viz.initial_kwargs(viz.model_params(str(SCENARIO), scenario.load(SCENARIO))))
+    model = VizModel(**initial_kwargs(model_params(str(SCENARIO), scenario.load(SCENARIO))))
     for _ in range(25):
         model.step()
-    pd.testing.assert_frame_equal(frame, pd.read_csv(io.StringIO(viz.timeseries_csv(model))))
+    pd.testing.assert_frame_equal(frame, pd.read_csv(io.StringIO(timeseries_csv(model))))
 
 
 def test_each_browser_session_has_its_own_model(page, browser, server):

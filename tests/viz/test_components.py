@@ -1,7 +1,11 @@
 """The browser page's components, built from small models without a browser."""
 
 import copy
+import inspect
 import io
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -9,9 +13,12 @@ import pytest
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import to_hex
 
-from silosim import rules, scenario, viz
+from silosim import rules, scenario
+from silosim.analysis.graph import community_graph_data
+from silosim.analysis.plots import PANELS
 from silosim.metrics import MEASURES
 from silosim.model import SiloModel
+from silosim.viz import figures, page, server
 from tests.helpers import ROOT, glued, three_islands
 
 
@@ -56,10 +63,10 @@ def community_colours(fig) -> list[str]:
 
 def test_graph_has_one_node_per_community_department_and_cm():
     model = stepped(glued(three_islands()))
-    data = viz.community_graph_data(model)
+    data = community_graph_data(model)
     assert len(data.names) == 3 + 4 + 1  # communities + departments + community managers
     assert data.kinds.count("community") == 3 and data.kinds.count("department") == 4 and data.kinds.count("cm") == 1
-    fig = viz.community_graph_figure(model)
+    fig = figures.community_graph_figure(model)
     drawn = sum(len(c.get_offsets()) for c in node_collections(fig).values())
     assert drawn == 3 + 4 + 1
     assert len(node_collections(fig)["communities"].get_offsets()) == 3
@@ -67,42 +74,42 @@ def test_graph_has_one_node_per_community_department_and_cm():
 
 def test_two_silo_organisation_gets_two_colours():
     model = stepped(two_silos())
-    data = viz.community_graph_data(model)
+    data = community_graph_data(model)
     assert data.silos.tolist() == [0, 1, 0]  # brand page and lab joined, the ESN alone
     assert data.silos.tolist() == model.silo_labels.tolist()  # the silos of the latest measurement
-    colours = community_colours(viz.community_graph_figure(model))
+    colours = community_colours(figures.community_graph_figure(model))
     assert colours[0] == colours[2] != colours[1]
 
 
 def test_islands_get_three_colours_and_merged_organisation_one():
     islands = stepped(flowing(three_islands()))
     assert islands.window_items > 0  # items ended: the three colours come from measured flow, not its absence
-    assert len(set(community_colours(viz.community_graph_figure(islands)))) == 3
-    assert len(set(community_colours(viz.community_graph_figure(stepped(flowing(glued(three_islands()))))))) == 1
+    assert len(set(community_colours(figures.community_graph_figure(islands)))) == 3
+    assert len(set(community_colours(figures.community_graph_figure(stepped(flowing(glued(three_islands()))))))) == 1
 
 
 def test_before_any_item_ends_every_community_is_its_own_silo():
     model = stepped(three_islands() | {"dynamics": {"item_lifetime": 100}}, 30)
     assert model.window_items == 0
-    assert viz.community_graph_data(model).silos.tolist() == [0, 1, 2]
-    assert [e for e in viz.community_graph_data(model).edges if e[3] == "between"] == []
+    assert community_graph_data(model).silos.tolist() == [0, 1, 2]
+    assert [e for e in community_graph_data(model).edges if e[3] == "between"] == []
 
 
 def test_communities_are_sized_by_membership():
     data = three_islands()
     data["organization"]["stakeholders"][1]["count"] = 60  # a small ESN
     model = stepped(data, 5)
-    graph = viz.community_graph_data(model)
+    graph = community_graph_data(model)
     assert graph.members[1] < graph.members[0]
-    sizes = node_collections(viz.community_graph_figure(model))["communities"].get_sizes()
+    sizes = node_collections(figures.community_graph_figure(model))["communities"].get_sizes()
     assert sizes[1] < sizes[0]
 
 
 def test_glue_department_and_cms_are_marked():
     model = stepped(glued(three_islands()))
-    data = viz.community_graph_data(model)
+    data = community_graph_data(model)
     assert data.names[data.glue] == "comms"
-    nodes = node_collections(viz.community_graph_figure(model))
+    nodes = node_collections(figures.community_graph_figure(model))
     assert len(nodes["glue"].get_offsets()) == 1
     assert len(nodes["cms"].get_offsets()) == 1
     assert len(nodes["departments"].get_offsets()) == 3  # the glue is drawn as a star, not a square
@@ -113,22 +120,22 @@ def test_glue_department_and_cms_are_marked():
 
 def test_islands_have_no_glue_and_no_edge_between_communities():
     model = stepped(three_islands())
-    data = viz.community_graph_data(model)
+    data = community_graph_data(model)
     assert data.glue is None
     assert [e for e in data.edges if e[3] == "between"] == []
-    assert "glue" not in node_collections(viz.community_graph_figure(model))
+    assert "glue" not in node_collections(figures.community_graph_figure(model))
 
 
 def test_edge_width_follows_two_way_flow_and_tie_weight():
     model = stepped(two_silos())
-    data = viz.community_graph_data(model)
+    data = community_graph_data(model)
     between = [e for e in data.edges if e[3] == "between"]
     assert [(a, b) for a, b, _, _ in between] == [(0, 2)]
     # between communities: the weaker direction of the flow, here above the silo floor (joined, solid)
     assert between[0][2] == pytest.approx(min(model.flow[0, 2], model.flow[2, 0]))
     assert model.config.metrics.verdict.silo_floor <= between[0][2] <= 1
     assert data.joined == [True]
-    ax = viz.community_graph_figure(model).axes[0]
+    ax = figures.community_graph_figure(model).axes[0]
     solid = [c for c in ax.collections if isinstance(c, LineCollection) and len(c.get_segments())]
     widths = np.concatenate([c.get_linewidths() for c in solid])
     assert widths.max() > widths.min()  # widths vary with the weight they show
@@ -138,10 +145,10 @@ def test_positions_stay_fixed_from_step_to_step_and_across_a_rule_change():
     data = three_islands()
     data["events"] = [{"at": 10, "set": {"ownership.rule": "glue", "ownership.glue": "comms"}}]
     model = SiloModel(scenario.from_dict(data))
-    before = viz.community_graph_data(model).positions.copy()
+    before = community_graph_data(model).positions.copy()
     for _ in range(20):
         model.step()
-    after = viz.community_graph_data(model)
+    after = community_graph_data(model)
     assert model.config.ownership.rule == "glue"
     assert np.array_equal(before, after.positions)
     assert after.glue is not None
@@ -151,11 +158,11 @@ def test_graph_draws_fast_at_the_largest_shipped_scenario():
     model = SiloModel(scenario.load(ROOT / "scenarios" / "hr_led_large_group.yaml"))
     for _ in range(20):
         model.step()
-    viz.community_graph_figure(model).savefig(io.BytesIO(), format="png")  # warm up fonts
+    figures.community_graph_figure(model).savefig(io.BytesIO(), format="png")  # warm up fonts
     import time
 
     started = time.perf_counter()
-    viz.community_graph_figure(model).savefig(io.BytesIO(), format="png")
+    figures.community_graph_figure(model).savefig(io.BytesIO(), format="png")
     assert time.perf_counter() - started < 2.0  # about 0.1 s here; generous for a loaded CI machine
 
 
@@ -166,9 +173,9 @@ def test_measures_figure_has_a_panel_per_measure_and_marks_events():
     data = three_islands()
     data["events"] = [{"at": 20, "set": {"ownership.cross_posting": "open"}}]
     model = stepped(data, 35)
-    fig = viz.measures_figure(model)
+    fig = figures.measures_figure(model)
     assert len(fig.axes) == 8
-    assert [ax.get_title() for ax in fig.axes] == [title for _, title in viz.PANELS]
+    assert [ax.get_title() for ax in fig.axes] == [title for _, title in PANELS]
     for ax in fig.axes:
         xs = [line.get_xdata() for line in ax.get_lines()]
         assert any(list(x) == [20, 20] for x in xs)  # the event, on every panel
@@ -181,25 +188,25 @@ def test_measures_figure_has_a_panel_per_measure_and_marks_events():
 
 def test_verdict_in_words():
     model = SiloModel(scenario.from_dict(three_islands()))
-    assert viz.verdict_text(model) == "No measurement yet: the first is at step 10."
+    assert figures.verdict_text(model) == "No measurement yet: the first is at step 10."
     for _ in range(10):
         model.step()
-    assert viz.verdict_text(model) == "N/A at step 10: no item has ended yet (items live 100 steps)"
+    assert figures.verdict_text(model) == "N/A at step 10: no item has ended yet (items live 100 steps)"
 
 
 def test_status_shows_step_counter_and_rule():
     model = stepped(glued(three_islands()), 5)
-    text = viz.status_text(model)
+    text = figures.status_text(model)
     assert text.startswith("Step 5 of 150 · rule glue · glue comms · cross-posting open · seed 3")
-    assert viz.dynamics_text(model) == "exploration 0.1 · tie decay 0.02 · reinforcement 0.2 · drift 0.001"
+    assert figures.dynamics_text(model) == "exploration 0.1 · tie decay 0.02 · reinforcement 0.2 · drift 0.001"
 
 
 def test_csv_has_one_row_per_measurement_and_the_columns_of_silosim_run():
     model = stepped(three_islands(), 35)
-    frame = pd.read_csv(io.StringIO(viz.timeseries_csv(model)))
+    frame = pd.read_csv(io.StringIO(figures.timeseries_csv(model)))
     assert frame["step"].tolist() == [10, 20, 30]
     assert list(frame.columns) == ["step", *MEASURES, "verdict"]
-    assert viz.timeseries_csv(SiloModel(scenario.from_dict(three_islands()))).strip() == ",".join(frame.columns)
+    assert figures.timeseries_csv(SiloModel(scenario.from_dict(three_islands()))).strip() == ",".join(frame.columns)
 
 
 # --------------------------------------------------------------------------- the page's model and controls
@@ -216,13 +223,18 @@ def islands_file(tmp_path):
 
 def controls(path, **changes):
     base = scenario.load(path)
-    kwargs = viz.initial_kwargs(viz.model_params(str(path), base))
+    kwargs = page.initial_kwargs(page.model_params(str(path), base))
     return kwargs | changes
 
 
 def test_controls_default_to_the_scenario_and_offer_every_rule(islands_file):
     base = scenario.load(islands_file)
-    params = viz.model_params(str(islands_file), base, seed=9)
+    params = page.model_params(str(islands_file), base, seed=9)
+    assert list(params) == ["source", "fallback", *(c.name for c in page.CONTROLS), "scale"]
+    for control in page.CONTROLS:  # each control shows its label, set to the scenario's value
+        assert params[control.name]["label"] == control.label
+        if control.kind == "slider":
+            assert params[control.name]["value"] == control.current(base)
     assert params["rule"]["values"] == list(rules.RULES)
     assert params["rule"]["value"] == "most_involved"
     assert params["cross_posting"] == {
@@ -231,18 +243,26 @@ def test_controls_default_to_the_scenario_and_offer_every_rule(islands_file):
         "value": "closed",
         "values": ["open", "owner_only", "closed"],
     }
-    assert params["glue"]["values"] == [viz.NONE, "marketing", "hr", "rnd", "comms"]
+    assert params["glue"]["values"] == [page.NONE, "marketing", "hr", "rnd", "comms"]
+    assert params["glue"]["value"] == page.NONE
     assert params["exploration"]["value"] == base.dynamics.exploration
-    assert params["drift"]["value"] == base.dynamics.drift
-    assert params["seed"]["value"] == "9"
-    model = viz.VizModel(**viz.initial_kwargs(params))
+    assert params["drift"] == {
+        "type": "SliderFloat",
+        "label": "drift",
+        "value": base.dynamics.drift,
+        "min": 0.0,
+        "max": 0.01,
+        "step": 0.0001,
+    }
+    assert params["seed"] == {"type": "InputText", "label": "seed", "value": "9"}
+    model = page.VizModel(**page.initial_kwargs(params))
     assert model.reset_error is None
     assert model.config.seed == 9
     assert scenario.to_dict(model.config) == scenario.to_dict(scenario.load(islands_file, ["seed=9"]))
 
 
 def test_valid_controls_rebuild_the_model(islands_file):
-    model = viz.VizModel(
+    model = page.VizModel(
         **controls(islands_file, rule="glue", glue="comms", cross_posting="open", exploration=0.3, seed=" 7 ")
     )
     assert model.reset_error is None
@@ -253,54 +273,84 @@ def test_valid_controls_rebuild_the_model(islands_file):
     assert model.steps == 0
 
 
+def test_each_control_sets_its_key(islands_file):
+    values = {
+        "rule": "single_owner", "glue": "hr", "owner": "rnd", "cross_posting": "open", "exploration": 0.5,
+        "tie_decay": 0.05, "reinforcement": 0.4, "drift": 0.002, "seed": "11",
+    }  # fmt: skip
+    model = page.VizModel(**controls(islands_file, **values))
+    assert model.reset_error is None
+    for control in page.CONTROLS:
+        assert control.current(model.config) == control.change(values[control.name])
+    assert figures.dynamics_text(model) == "exploration 0.5 · tie decay 0.05 · reinforcement 0.4 · drift 0.002"
+
+
 def test_invalid_controls_show_the_validation_message_and_never_raise(islands_file):
-    model = viz.VizModel(**controls(islands_file, rule="glue", glue=viz.NONE))
+    model = page.VizModel(**controls(islands_file, rule="glue", glue=page.NONE))
     assert model.reset_error == "ownership.rule: rule 'glue' needs ownership.glue: a department name"
     assert model.config.ownership.rule == "most_involved"  # the fallback scenario runs
     model.step()
-    bad_seed = viz.VizModel(**controls(islands_file, seed="abc"))
+    bad_seed = page.VizModel(**controls(islands_file, seed="abc"))
     assert bad_seed.reset_error.startswith("seed: ")
-    bad_file = viz.VizModel(**controls(islands_file, source=str(islands_file.with_name("gone.yaml"))))
+    unparsed = page.VizModel(**controls(islands_file, seed="["))
+    assert unparsed.reset_error.startswith("seed: cannot parse value '[': ")
+    bad_file = page.VizModel(**controls(islands_file, source=str(islands_file.with_name("gone.yaml"))))
     assert "cannot read file" in bad_file.reset_error
+    with pytest.raises(TypeError, match="VizModel takes the controls"):
+        page.VizModel(**controls(islands_file) | {"colour": "red"})
 
 
-def test_controls_are_the_cli_overrides():
-    overrides = viz.control_overrides(
-        rule="glue",
-        glue="no",
-        owner=viz.NONE,
-        cross_posting="open",
-        exploration=0.1 + 0.2,
-        tie_decay=0.02,
-        reinforcement=0.2,
-        drift=0.001,
-        seed=5,
-    )
-    assert overrides == [
-        "ownership.rule=glue",
-        'ownership.glue="no"',  # quoted: YAML would read a bare no as false
-        "ownership.owner=",
-        "ownership.cross_posting=open",
-        "dynamics.exploration=0.3",
-        "dynamics.tie_decay=0.02",
-        "dynamics.reinforcement=0.2",
-        "dynamics.drift=0.001",
-        "seed=5",
-    ]
+def test_controls_are_scenario_changes():
+    values = {
+        "rule": "glue", "glue": "no", "owner": page.NONE, "cross_posting": "open", "exploration": 0.1 + 0.2,
+        "tie_decay": 0.02, "reinforcement": 0.2, "drift": 0.001, "seed": " 5 ",
+    }  # fmt: skip
+    assert page.control_changes(values) == {
+        "ownership.rule": "glue",
+        "ownership.glue": "no",  # a name, never read as YAML (a bare no would be false)
+        "ownership.owner": None,
+        "ownership.cross_posting": "open",
+        "dynamics.exploration": 0.3,  # rounded to 6 digits, as the sliders step
+        "dynamics.tie_decay": 0.02,
+        "dynamics.reinforcement": 0.2,
+        "dynamics.drift": 0.001,
+        "seed": 5,  # typed text, read as --set reads it
+    }
+    assert list(page.control_changes(values)) == [c.key for c in page.CONTROLS]
 
 
 def test_mesa_reset_passes_exactly_the_controls(islands_file):
     """Mesa's Reset rebuilds ``type(model)(**kwargs)``; a ``scenario`` parameter would get a Mesa Scenario."""
     from mesa.visualization.solara_viz import _build_model_init_kwargs, _check_model_params
 
-    params = viz.model_params(str(islands_file), scenario.load(islands_file))
-    model = viz.VizModel(**viz.initial_kwargs(params))
+    params = page.model_params(str(islands_file), scenario.load(islands_file))
+    model = page.VizModel(**page.initial_kwargs(params))
     _check_model_params(model, params)
-    kwargs = viz.initial_kwargs(params)
+    kwargs = page.initial_kwargs(params)
     rebuilt = _build_model_init_kwargs(
         model, copy.copy(kwargs), add_scenario_when_empty=True, require_model_accepts_scenario=True
     )
     assert rebuilt == kwargs
+    names = list(inspect.signature(page.VizModel.__init__).parameters)
+    assert names == ["self", "source", "fallback", "scale", *(c.name for c in page.CONTROLS)]
+
+
+def test_the_page_imports_outside_the_repository(tmp_path):
+    """Without SILOSIM_VIZ_SCENARIO the page serves the repository's default scenario, wherever it starts."""
+    env = {k: v for k, v in os.environ.items() if k not in (server.ENV_SCENARIO, server.ENV_SEED, server.ENV_SCALE)}
+    code = "import silosim.app; print(silosim.app.SOURCE)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(ROOT / "scenarios" / "default.yaml")
+
+
+def test_without_a_scenario_the_page_names_the_variable_to_set(tmp_path, monkeypatch):
+    monkeypatch.delenv(server.ENV_SCENARIO, raising=False)
+    monkeypatch.setattr(page, "DEFAULT_SCENARIO", tmp_path / "scenarios" / "default.yaml")
+    with pytest.raises(FileNotFoundError, match="SILOSIM_VIZ_SCENARIO is not set and there is no default scenario"):
+        page.page_scenario()
 
 
 # --------------------------------------------------------------------------- the server's offline set-up
@@ -308,13 +358,10 @@ def test_mesa_reset_passes_exactly_the_controls(islands_file):
 
 def test_server_setup_keeps_every_request_on_this_machine():
     """Telemetry off, production mode, assets from the installed folder, a missing asset a local 404."""
-    import subprocess
-    import sys
-
     code = """
 import solara.server.cdn_helper as cdn, solara.server.settings as server, solara.settings as solara_settings
-from silosim import viz
-folder = viz.prepare_offline_assets()
+from silosim.viz.server import prepare_offline_assets
+folder = prepare_offline_assets()
 print(server.telemetry.mixpanel_enable, server.main.mode, solara_settings.assets.proxy, solara_settings.assets.cdn)
 print((folder / "vega@5").is_dir(), (folder / "@widgetti").is_dir())
 try:
@@ -324,6 +371,8 @@ except FileNotFoundError as exc:
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
     lines = out.splitlines()
-    assert lines[0] == f"False production True {viz.OFFLINE_CDN}"
+    assert lines[0] == f"False production True {server.OFFLINE_CDN}"
     assert lines[1] == "True True"
-    assert lines[2].startswith(f"offline: {viz.OFFLINE_CDN}no-such-package@1.0.0/index.js: not in the installed assets")
+    assert lines[2].startswith(
+        f"offline: {server.OFFLINE_CDN}no-such-package@1.0.0/index.js: not in the installed assets"
+    )

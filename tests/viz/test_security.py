@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from silosim import cli, viz
+from silosim import cli
+from silosim.viz import server as viz_server
 from tests.helpers import ROOT
 
 SCENARIO = ROOT / "scenarios" / "default.yaml"
@@ -71,7 +72,7 @@ def test_a_port_out_of_range_is_refused_in_one_line_with_exit_2(capsys, port):
 
 def test_serve_refuses_a_port_out_of_range():
     with pytest.raises(ValueError, match=r"^--port 70000: expected a port from 1 to 65535, or 0 for any free port$"):
-        viz.serve(SCENARIO, port=70000)
+        viz_server.serve(SCENARIO, port=70000)
 
 
 # --------------------------------------------------------------------------- 2. --host
@@ -110,14 +111,14 @@ def test_a_host_that_is_not_this_machines_is_refused_with_exit_2(capsys):
 
 
 def test_resolve_host_parses_literals_and_resolves_localhost():
-    v4 = viz.resolve_host("127.0.0.1", 8765)
+    v4 = viz_server.resolve_host("127.0.0.1", 8765)
     assert (v4.family, v4.sockaddr, v4.loopback, v4.everywhere) == (socket.AF_INET, ("127.0.0.1", 8765), True, False)
-    v6 = viz.resolve_host("[::1]", 8765)
+    v6 = viz_server.resolve_host("[::1]", 8765)
     assert (v6.family, str(v6.ip), v6.loopback) == (socket.AF_INET6, "::1", True)
-    assert viz.resolve_host("0.0.0.0").everywhere and not viz.resolve_host("0.0.0.0").loopback
-    assert viz.resolve_host("::").everywhere
-    assert not viz.resolve_host("10.1.2.3").loopback  # parsed only: nothing binds it
-    local = viz.resolve_host("localhost")  # /etc/hosts, the local resolver
+    assert viz_server.resolve_host("0.0.0.0").everywhere and not viz_server.resolve_host("0.0.0.0").loopback
+    assert viz_server.resolve_host("::").everywhere
+    assert not viz_server.resolve_host("10.1.2.3").loopback  # parsed only: nothing binds it
+    local = viz_server.resolve_host("localhost")  # /etc/hosts, the local resolver
     assert local.loopback and local.host == "localhost"
 
 
@@ -139,7 +140,7 @@ def test_a_bad_allow_host_is_refused_in_one_line_with_exit_2(capsys):
     [("0.0.0.0", "every network interface"), ("::", "every network interface"), ("10.1.2.3", "10.1.2.3, not only")],
 )
 def test_exposure_warning_beyond_loopback(host, where):
-    warning = viz.exposure_warning(viz.resolve_host(host), 8765)
+    warning = viz_server.exposure_warning(viz_server.resolve_host(host), 8765)
     assert warning == (
         f"silosim viz: warning: --host {host} listens on {where}"
         + ("" if "not only" not in where else " this machine")
@@ -150,7 +151,7 @@ def test_exposure_warning_beyond_loopback(host, where):
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.2"])
 def test_no_warning_on_loopback(host):
-    assert viz.exposure_warning(viz.resolve_host(host), 8765) is None
+    assert viz_server.exposure_warning(viz_server.resolve_host(host), 8765) is None
 
 
 def test_viz_on_every_interface_warns_on_stderr_before_serving(capsys, monkeypatch):
@@ -169,8 +170,8 @@ def test_viz_on_every_interface_warns_on_stderr_before_serving(capsys, monkeypat
         served["port"] = sock.getsockname()[1]
         return 0
 
-    monkeypatch.setattr(viz, "_listen", listen)
-    monkeypatch.setattr(viz, "_run", run)
+    monkeypatch.setattr(viz_server, "_listen", listen)
+    monkeypatch.setattr(viz_server, "_run", run)
     monkeypatch.setattr(socket, "gethostname", lambda: "build-box.corp.example")
     code, out, err = run_cli(capsys, "--host", "0.0.0.0", "--allow-host", "sim.example.org")
     assert code == 0
@@ -187,7 +188,7 @@ def test_viz_on_every_interface_warns_on_stderr_before_serving(capsys, monkeypat
 
 
 def test_viz_on_loopback_prints_no_warning(capsys, monkeypatch):
-    monkeypatch.setattr(viz, "_run", lambda sock, source, seed, allowed: 0)
+    monkeypatch.setattr(viz_server, "_run", lambda sock, source, seed, allowed: 0)
     code, out, err = run_cli(capsys, "--port", "0")
     assert (code, err) == (0, "")
     assert re.fullmatch(r"silosim viz: default at http://127\.0\.0\.1:\d+/  \(Ctrl-C to stop\)\n", out)
@@ -197,13 +198,13 @@ def test_viz_on_loopback_prints_no_warning(capsys, monkeypatch):
 
 
 def test_allowed_hosts_on_loopback_are_the_address_and_the_loopback_names():
-    assert viz.allowed_hosts(viz.resolve_host("127.0.0.1"), PORT, hostname="build-box") == LOOPBACK
-    assert viz.allowed_hosts(viz.resolve_host("localhost"), PORT, hostname="build-box") == LOOPBACK
-    assert viz.allowed_hosts(viz.resolve_host("::1"), PORT) == LOOPBACK
+    assert viz_server.allowed_hosts(viz_server.resolve_host("127.0.0.1"), PORT, hostname="build-box") == LOOPBACK
+    assert viz_server.allowed_hosts(viz_server.resolve_host("localhost"), PORT, hostname="build-box") == LOOPBACK
+    assert viz_server.allowed_hosts(viz_server.resolve_host("::1"), PORT) == LOOPBACK
 
 
 def test_allowed_hosts_beyond_loopback_are_the_address_and_the_machines_name():
-    allowed = viz.allowed_hosts(viz.resolve_host("10.1.2.3"), PORT, hostname="Build-Box.corp.example")
+    allowed = viz_server.allowed_hosts(viz_server.resolve_host("10.1.2.3"), PORT, hostname="Build-Box.corp.example")
     assert allowed == {
         "10.1.2.3",
         "10.1.2.3:8765",
@@ -212,13 +213,13 @@ def test_allowed_hosts_beyond_loopback_are_the_address_and_the_machines_name():
         "build-box",
         "build-box:8765",
     }
-    everywhere = viz.allowed_hosts(viz.resolve_host("::"), PORT, hostname="build-box")
+    everywhere = viz_server.allowed_hosts(viz_server.resolve_host("::"), PORT, hostname="build-box")
     assert everywhere == LOOPBACK | {"[::]", "[::]:8765", "build-box", "build-box:8765"}
 
 
 def test_allow_host_entries_add_names_ports_and_origins():
     extra = ["Sim.Example.org", "proxy.example:8443", "https://viz.example.net", "10.0.0.5", "[fe80::1]:9000"]
-    allowed = viz.allowed_hosts(viz.resolve_host("127.0.0.1"), PORT, extra)
+    allowed = viz_server.allowed_hosts(viz_server.resolve_host("127.0.0.1"), PORT, extra)
     assert allowed - LOOPBACK == {
         "sim.example.org",
         "sim.example.org:8765",
@@ -257,23 +258,23 @@ def test_allow_host_entries_add_names_ports_and_origins():
     ],
 )
 def test_refusal_by_hand(host, origin, status):
-    refused = viz.refusal(host, origin, LOOPBACK)
+    refused = viz_server.refusal(host, origin, LOOPBACK)
     assert (refused and refused[0]) == status
-    assert viz.allowed(host, origin, LOOPBACK) is (status is None)
+    assert viz_server.allowed(host, origin, LOOPBACK) is (status is None)
 
 
 def test_refusal_messages_name_the_header_and_the_flag():
-    assert viz.refusal("evil.example:8765", None, LOOPBACK) == (
+    assert viz_server.refusal("evil.example:8765", None, LOOPBACK) == (
         400,
         "silosim viz: refused: Host 'evil.example:8765' is not an address of this page; "
         "start silosim viz with --allow-host evil.example:8765 to allow it",
     )
-    assert viz.refusal("localhost", "http://evil.example", LOOPBACK) == (
+    assert viz_server.refusal("localhost", "http://evil.example", LOOPBACK) == (
         403,
         "silosim viz: refused: requests from origin 'http://evil.example' are not allowed; "
         "start silosim viz with --allow-host http://evil.example to allow it",
     )
-    assert viz.refusal(None, None, LOOPBACK) == (
+    assert viz_server.refusal(None, None, LOOPBACK) == (
         400,
         "silosim viz: refused: the request has no Host header (or more than one)",
     )
@@ -293,7 +294,7 @@ def guarded(scope: dict, messages: list[dict]) -> tuple[list[dict], list[dict]]:
     async def send(message):
         sent.append(message)
 
-    asyncio.run(viz.HostGuard(app, LOOPBACK)(scope, receive, send))
+    asyncio.run(viz_server.HostGuard(app, LOOPBACK)(scope, receive, send))
     return sent, reached
 
 

@@ -1,8 +1,7 @@
-"""Static plots of a run (PNG): the measures over time and the community graph."""
+"""Static plots of a run (PNG): the measures over time and the community graph (:mod:`silosim.analysis.graph`)."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,9 +9,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import networkx as nx
-import numpy as np
 import pandas as pd
+
+from silosim.analysis.graph import community_graph_data, draw_community_graph
 
 if TYPE_CHECKING:
     from silosim.model import SiloModel
@@ -51,36 +50,11 @@ def plot_timeseries(timeseries: pd.DataFrame, scenario: Scenario, path: Path) ->
     plt.close(fig)
 
 
-def community_layout(n: int) -> dict[int, tuple[float, float]]:
-    """Fixed positions on a circle: the same every frame, no re-layout jitter."""
-    return {c: (math.cos(2 * math.pi * c / max(n, 1)), math.sin(2 * math.pi * c / max(n, 1))) for c in range(n)}
-
-
 def plot_community_graph(model: SiloModel, path: Path | None = None) -> plt.Figure:
-    """Communities sized by members, edges by two-way item flow between them, one colour per silo."""
-    names = [c.name for c in model.config.communities]
-    labels, sizes = model.silo_labels, model.community_sizes
-    mutual = np.nan_to_num(np.minimum(model.flow, model.flow.T), nan=0.0)
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(names)))
-    for a in range(len(names)):
-        for b in range(a + 1, len(names)):
-            if mutual[a, b] > 0:
-                graph.add_edge(a, b, share=mutual[a, b])
-    pos = community_layout(len(names))
+    """The communities, sized by members and coloured by silo, linked by the two-way item flow between them."""
     fig, ax = plt.subplots(figsize=(7, 6))
-    colours = plt.get_cmap("tab10")
-    node_colour = [colours(int(label) % 10) if label >= 0 else "lightgrey" for label in labels]
-    widths = [0.5 + 8 * graph.edges[e]["share"] for e in graph.edges]
-    nx.draw_networkx_edges(graph, pos, width=widths, alpha=0.5, ax=ax)
-    nx.draw_networkx_nodes(graph, pos, node_size=300 + 3000 * np.sqrt(sizes / max(sizes.max(), 1)),
-                           node_color=node_colour, ax=ax)  # fmt: skip
-    owners = model.assignment.owners
-    nx.draw_networkx_labels(graph, pos, {c: f"{names[c]}\n({owners[c]})" for c in range(len(names))},
-                            font_size=8, ax=ax)  # fmt: skip
+    draw_community_graph(ax, community_graph_data(model), actors=False, size=1.7)
     ax.set_title(f"{model.config.name}, step {model.steps}: {model.measures.get('silo_count')} silo(s)")
-    ax.axis("off")
-    ax.margins(0.25)
     if path is not None:
         fig.savefig(path, dpi=100, bbox_inches="tight")
         plt.close(fig)

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from silosim.analysis import sweep_plots
+from silosim.analysis.text import markdown_table
 from silosim.atomic import atomic_folder
 from silosim.metrics import MEASURES, VERDICTS
 from silosim.scenario import Problem, ScenarioError
@@ -383,9 +384,8 @@ def _cell(interval: Interval, count: int | None, signed: bool = False) -> str:
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return [*lines, ""]
+    """A Markdown table as report lines, with the empty line that ends it."""
+    return [*markdown_table(header, rows).split("\n"), ""]
 
 
 def _image(plots: dict[str, str], name: str) -> list[str]:

@@ -7,19 +7,26 @@ import os
 import sys
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
+from pathlib import Path
 
 from silosim.analysis.text import duration, plural
-from silosim.experiments.sweep import (
-    check_scheduler,
-    dask_client,
-    default_out,
-    estimate,
-    load_sweep,
-    run_sweep,
-)
-from silosim.resources import runs_that_fit
-from silosim.runner import check_out_dir
-from silosim.store import STORE_NAME, Store, check_sweep_folder, sweep_lock
+from silosim.cli.parser import add_scale, positive_int
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``silosim sweep`` and its arguments."""
+    parser = subparsers.add_parser("sweep", help="run a sweep file: strategies x parameters x replications")
+    parser.add_argument("sweep", type=Path, help="sweep YAML file")
+    parser.add_argument("--out", type=Path, help="sweep folder (default: results/sweep-NAME); reruns resume it")
+    parser.add_argument("--jobs", type=positive_int, help="local worker processes (default: all cores)")
+    backend = parser.add_mutually_exclusive_group()
+    backend.add_argument("--scheduler", metavar="ADDRESS", help="send runs to this Dask scheduler")
+    backend.add_argument("--dask-local", type=positive_int, metavar="N", help="start a local Dask cluster of N workers")
+    parser.add_argument("--retry-failed", action="store_true", help="run again the runs stored as failed")
+    parser.add_argument("--dry-run", action="store_true", help="print runs, estimated time and disk size; run nothing")
+    add_scale(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
 
 
 def main(args: argparse.Namespace) -> int:
@@ -28,9 +35,17 @@ def main(args: argparse.Namespace) -> int:
     Everything that can be refused is refused before any run: the sweep file,
     the scheduler address, an ``--out`` that cannot be written or is no sweep
     folder, a damaged store, a folder another process is sweeping. Exit codes:
-    0 done, 1 runs of the sweep are stored as failed, 2 bad input, 130 Ctrl-C.
+    0 done, 1 runs of the sweep are stored as failed, 2 bad input, 130 Ctrl-C
+    (every finished run is stored: the same command resumes).
     """
-    sweep = load_sweep(args.sweep, getattr(args, "scale", 1.0))
+    from silosim.experiments.design import load_sweep
+    from silosim.experiments.executor import check_scheduler, dask_client
+    from silosim.experiments.sweep import default_out, estimate, run_sweep
+    from silosim.resources import runs_that_fit
+    from silosim.runner import check_out_dir
+    from silosim.store import STORE_NAME, Store, check_sweep_folder, sweep_lock
+
+    sweep = load_sweep(args.sweep, args.scale)
     out = args.out or default_out(sweep)
     if args.scheduler:
         check_scheduler(args.scheduler)
@@ -71,18 +86,15 @@ def main(args: argparse.Namespace) -> int:
             client = stack.enter_context(dask_client(dask))
         try:
             counts = run_sweep(sweep, out, jobs, dask, args.retry_failed, progress=not args.quiet, client=client)
-        except KeyboardInterrupt:
-            print(
-                f"interrupted: every finished run is stored in {out}; run the same command to resume", file=sys.stderr
-            )
-            return 130
+        except KeyboardInterrupt:  # silosim.cli.main prints these messages and exits 130 and 1
+            raise KeyboardInterrupt(
+                f"interrupted: every finished run is stored in {out}; run the same command to resume"
+            ) from None
         except BrokenProcessPool:
-            print(
+            raise BrokenProcessPool(
                 f"a worker process died (out of memory?): every finished run is stored in {out}; "
-                "run the same command to resume",
-                file=sys.stderr,
-            )
-            return 1
+                "run the same command to resume"
+            ) from None
         print(
             f"{counts['ran']} runs done ({counts['failed']} failed), {counts['skipped']} already stored; "
             f"report: {write_report(out, '--out')}"

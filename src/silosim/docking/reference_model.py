@@ -486,12 +486,7 @@ class ReferenceModel(mesa.Model):
         depts = np.array([d.culture for d in self.departments])
         constraint = metrics.burt_constraint(graph, np.array([row[b] for b in self.brokers], dtype=np.int64))
         return {
-            "ei_index": metrics.ei_from_block(block),
-            "ei_baseline": metrics.ei_baseline_from_block(block),
-            "modularity": metrics.modularity_from_block(block),
-            "practice_convergence": metrics.practice_convergence(depts),
-            "practice_regions": metrics.culture_regions(depts),
-            "broker_constraint": float(np.nanmean(constraint)) if np.any(np.isfinite(constraint)) else math.nan,
+            **metrics.structure(block, depts, constraint),
         }
 
     def measure(self) -> dict:

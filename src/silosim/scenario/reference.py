@@ -12,7 +12,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from silosim.scenario import Scenario, _inner_model
+from silosim.scenario.schema import Scenario, inner_model
 
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"
 
@@ -73,7 +73,7 @@ def rows(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tuple[str,
         is_list = getattr(annotation, "__origin__", None) is list
         path = f"{prefix}{name}" + ("[]" if is_list else "")
         out.append((path, _default(field), _allowed(field), field.description or ""))
-        inner = _inner_model(annotation)
+        inner = inner_model(annotation)
         if inner is not None:
             out += rows(inner, path + ".")
     return out

@@ -1,0 +1,366 @@
+"""Sweep designs: the sweep file's schema, its parameter points and paired seeds, validated before any run.
+
+A sweep file names a base scenario, the strategies to compare (sets of
+overrides), the parameters to vary and the number of replications. Lists are
+crossed in full factorial; ranges are sampled by the design (grid, Latin
+hypercube or Sobol, scipy's ``qmc``). Every combination is validated against
+the scenario schema before any run starts, its problems reported at the sweep
+file's lines. Replication k of every strategy and point gets the same seed,
+spawned from the sweep seed with numpy's ``SeedSequence`` (common random
+numbers), so strategy differences are paired.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from silosim.analysis.text import plural
+from silosim.metrics import MEASURES
+from silosim.scenario import (
+    Located,
+    Name,
+    OverrideError,
+    Problem,
+    RunName,
+    Scenario,
+    ScenarioError,
+    StrictModel,
+    apply_override,
+    default_name,
+    from_dict,
+    load,
+    nearest,
+    parse_yaml,
+    scaled,
+    schema_problems,
+    to_dict,
+    validate,
+)
+from silosim.store import run_key
+
+MAX_RUNS = 1_000_000  # runs one sweep may plan: counted before any point or seed is built
+MAX_SCENARIOS = 20_000  # strategies × points: each is resolved and validated before the first run
+
+
+class Range(StrictModel):
+    """A numeric range to sample with the sweep's ``design``; whole numbers at both ends sample whole numbers."""
+
+    low: float = Field(description="Lowest value.")
+    high: float = Field(description="Highest value.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) is below low ({self.low})")
+        return self
+
+
+# a mapping is a range, anything else a list of values: one branch, so one clear message per mistake
+VaryValues = Annotated[
+    Annotated[list[Any], Tag("values"), Field(min_length=1)] | Annotated[Range, Tag("range")],
+    Discriminator(lambda v: "range" if isinstance(v, (dict, Range)) else "values"),
+]
+
+
+class SweepSpec(StrictModel):
+    """A whole sweep file."""
+
+    name: RunName = Field("sweep", description="Short name (defaults to the file name); names the sweep folder.")
+    description: str = Field("", description="The question the sweep answers.")
+    base: str | dict[str, Any] = Field(description="Scenario file (relative to the sweep file) or inline scenario.")
+    strategies: dict[Name, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named sets of overrides (dotted key → value) compared; the first is the reference. "
+        "None: the base alone, as `base`.",
+    )
+    vary: dict[str, VaryValues] = Field(
+        default_factory=dict,
+        description="Dotted key → list of values (full factorial) or {low, high} range sampled by `design`.",
+    )
+    design: Literal["grid", "lhs", "sobol"] = Field(
+        "grid", description="How ranges are sampled: `grid` (`samples` per range), `lhs` or `sobol` (`samples` points)."
+    )
+    samples: int = Field(5, ge=1, le=MAX_RUNS, description="Points per range (grid) or in all (lhs, sobol).")
+    replications: int = Field(
+        10, ge=1, le=MAX_RUNS, description="Runs per strategy and point, paired across strategies."
+    )
+    seed: int = Field(0, ge=0, description="Sweep seed; replication seeds are spawned from it.")
+    steps: int | None = Field(None, ge=1, description="Steps per run (default: the base scenario's).")
+    measures: list[str] = Field(default_factory=lambda: list(MEASURES), description="Measures to report.")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One planned run: which strategy, parameter point and replication, with its seed and store key."""
+
+    strategy: str
+    point: int
+    replication: int
+    seed: int
+    key: str
+
+
+@dataclass
+class Sweep:
+    """A validated sweep: its spec, parameter points and the resolved scenario of each strategy and point."""
+
+    spec: SweepSpec
+    source: str
+    points: list[dict[str, Any]]
+    resolved: dict[tuple[str, int], dict]
+    seeds: list[int]
+    scale: float = 1.0  # --scale: every resolved scenario is this many times larger (silosim.scenario.scaled)
+
+    @functools.cached_property
+    def validated(self) -> dict[tuple[str, int], Scenario]:
+        """The resolved scenario of each strategy and point as a Scenario, built once (sizes, costs, memory)."""
+        return {cell: from_dict(data) for cell, data in self.resolved.items()}
+
+    @property
+    def strategies(self) -> list[str]:
+        """Strategy names in file order (the first is the reference)."""
+        return list(self.spec.strategies) or ["base"]
+
+    def cells(self) -> Iterator[Cell]:
+        """Every run, replication first, so a partial sweep holds complete pairs."""
+        for replication, seed in enumerate(self.seeds):
+            for point in range(len(self.points)):
+                for strategy in self.strategies:
+                    yield Cell(strategy, point, replication, seed, run_key(self.scenario(strategy, point, seed)))
+
+    def scenario(self, strategy: str, point: int, seed: int) -> dict:
+        """The resolved scenario data of one run."""
+        return {**self.resolved[(strategy, point)], "seed": seed}
+
+    def meta(self) -> dict:
+        """What the report needs to know of the sweep."""
+        return {
+            "name": self.spec.name,
+            "description": self.spec.description,
+            "source": self.source,
+            "strategies": self.strategies,
+            "vary": list(self.spec.vary),
+            "measures": self.spec.measures,
+            "replications": self.spec.replications,
+            "runs_total": len(self.strategies) * len(self.points) * self.spec.replications,
+            "scale": self.scale,
+        }
+
+
+def replication_seeds(seed: int, replications: int) -> list[int]:
+    """Seeds of replications 0..n−1, spawned from the sweep seed (common random numbers)."""
+    children = np.random.SeedSequence(seed).spawn(replications)
+    return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
+
+
+def planned_runs(spec: SweepSpec) -> tuple[int, int]:
+    """(parameter points, runs) the spec plans, by arithmetic alone: nothing is built.
+
+    Points: the product of the list lengths, times ``samples ** ranges`` (grid)
+    or ``samples`` (lhs, sobol) when ranges are varied; runs: strategies ×
+    points × replications.
+    """
+    lists = [len(v) for v in spec.vary.values() if isinstance(v, list)]
+    ranges = sum(isinstance(v, Range) for v in spec.vary.values())
+    points = math.prod(lists)
+    if ranges:
+        points *= spec.samples**ranges if spec.design == "grid" else spec.samples
+    return points, max(len(spec.strategies), 1) * points * spec.replications
+
+
+def _too_many_runs(spec: SweepSpec, data: dict, located: Located) -> list[Problem]:
+    """A problem at the line of ``samples`` or ``replications`` when the sweep plans more than MAX_RUNS runs."""
+    points, runs = planned_runs(spec)
+    strategies = max(len(spec.strategies), 1)
+    if strategies * points > MAX_SCENARIOS:  # each is resolved, validated and held in memory
+        key = "samples" if "samples" in data and any(isinstance(v, Range) for v in spec.vary.values()) else "vary"
+        return [
+            Problem(
+                *located.where((key,)),
+                key,
+                f"the sweep resolves {_big(strategies * points)} scenarios ({plural(strategies, 'strategy')} × "
+                f"{_big(points)} points), more than the limit of {MAX_SCENARIOS:,}: vary fewer values or lower samples",
+            )
+        ]
+    if runs <= MAX_RUNS:
+        return []
+    sampled = any(isinstance(v, Range) for v in spec.vary.values()) and spec.samples > 1
+    key = "samples" if sampled and "samples" in data and points >= spec.replications else "replications"
+    return [
+        Problem(
+            *located.where((key,)),
+            key,
+            f"the sweep plans {_big(runs)} runs ({plural(strategies, 'strategy')} × {_big(points)} points × "
+            f"{plural(spec.replications, 'replication')}), more than the limit of {MAX_RUNS:,}: lower "
+            "replications or samples, or vary fewer values",
+        )
+    ]
+
+
+def _big(n: int) -> str:
+    return f"{n:,}" if n < 10**18 else f"about {float(n):.1e}"
+
+
+def parameter_points(spec: SweepSpec) -> list[dict[str, Any]]:
+    """The parameter points: lists in full factorial × ranges sampled by the design."""
+    from scipy.stats import qmc  # slow to import: only for sampled designs
+
+    lists = {k: v for k, v in spec.vary.items() if isinstance(v, list)}
+    ranges = {k: v for k, v in spec.vary.items() if isinstance(v, Range)}
+    if ranges:
+        lows = np.array([r.low for r in ranges.values()])
+        highs = np.array([r.high for r in ranges.values()])
+        if spec.design == "grid":
+            unit = np.array(list(itertools.product(np.linspace(0, 1, spec.samples), repeat=len(ranges))))
+        elif spec.design == "lhs":
+            unit = qmc.LatinHypercube(d=len(ranges), seed=spec.seed).random(spec.samples)
+        else:
+            with warnings.catch_warnings():  # sample counts that are not powers of two lose some balance
+                warnings.simplefilter("ignore", UserWarning)
+                unit = qmc.Sobol(d=len(ranges), seed=spec.seed).random(spec.samples)
+        sampled = lows + unit * (highs - lows)
+        whole = [float(r.low).is_integer() and float(r.high).is_integer() for r in ranges.values()]
+        range_points = [
+            {k: (round(v) if w else float(v)) for k, v, w in zip(ranges, row, whole, strict=True)} for row in sampled
+        ]
+    else:
+        range_points = [{}]
+    list_points = [dict(zip(lists, combo, strict=True)) for combo in itertools.product(*lists.values())]
+    return [{**a, **b} for a in list_points for b in range_points]
+
+
+def load_sweep(path: str | Path, scale: float = 1.0) -> Sweep:
+    """Read and validate a sweep file and every run it implies; raise ScenarioError listing every problem.
+
+    ``scale`` (``--scale``): every resolved scenario (strategy × point) is made that many times larger
+    (:func:`silosim.scenario.scaled`) before its memory check; their run keys change with it.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Problem(source, None, "", f"cannot read file: {exc}")]) from None
+    data, located = parse_yaml(text, source)
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem(source, 1, "", "expected a mapping of sweep keys (base, strategies, vary…)")])
+    data.setdefault("name", default_name(path))
+    problems = located.problems + schema_problems(data, located, SweepSpec)
+    problems += _measure_problems(data, located)
+    if problems:
+        raise ScenarioError(problems)
+    spec = SweepSpec.model_validate(data)
+    problems = _too_many_runs(spec, data, located)  # before any point or seed is built
+    if problems:
+        raise ScenarioError(problems)
+    memory = scale == 1  # a scaled scenario's memory is checked once scaled
+    base = _base_data(spec, path, located, memory)
+    if spec.steps is not None:
+        base["steps"] = spec.steps
+    points = parameter_points(spec)
+    resolved, problems = {}, []
+    strategies = spec.strategies or {"base": {}}
+    for name, overrides in strategies.items():
+        for index, point in enumerate(points):
+            changes = [(("strategies", name, k), k, v) for k, v in overrides.items()]
+            changes += [(("vary", k), k, v) for k, v in point.items()]
+            scenario, found = _resolve(base, changes, located, name, memory)
+            problems += found
+            if scenario is not None:
+                resolved[(name, index)] = scenario
+    if problems:
+        raise ScenarioError(problems)
+    if scale != 1:
+        for (name, index), scenario in resolved.items():
+            try:
+                label = f"{source} ({name}, point {index})"
+                resolved[(name, index)] = to_dict(scaled(Scenario.model_validate(scenario), scale, label))
+            except ScenarioError as exc:
+                problems += exc.problems
+        if problems:
+            raise ScenarioError(problems)
+    return Sweep(spec, source, points, resolved, replication_seeds(spec.seed, spec.replications), scale)
+
+
+def _measure_problems(data: dict, located: Located) -> list[Problem]:
+    measures = data.get("measures")
+    if not isinstance(measures, list):
+        return []
+    return [
+        Problem(*located.where(("measures", i)), f"measures[{i}]", f"unknown measure '{m}'{nearest(m, MEASURES)}")
+        for i, m in enumerate(measures)
+        if m not in MEASURES
+    ]
+
+
+def _base_data(spec: SweepSpec, path: Path, located: Located, memory: bool = True) -> dict:
+    """The base scenario as validated raw data (its memory checked if ``memory``): a file or inline."""
+    if isinstance(spec.base, str):
+        base_path = (path.parent / spec.base).resolve()
+        if not base_path.is_file():
+            there = sorted(p.name for p in base_path.parent.glob("*.yaml")) if base_path.parent.is_dir() else []
+            raise ScenarioError(
+                [Problem(*located.where(("base",)), "base", f"no scenario file {base_path}{nearest(spec.base, there)}")]
+            )
+        return to_dict(load(base_path, check_memory=memory))
+    inner = Located(located.source)
+    inner.lines = {p[1:]: line for p, line in located.lines.items() if p[:1] == ("base",)}
+    data = dict(spec.base)
+    data.setdefault("name", spec.name)
+    try:
+        return to_dict(validate(data, inner, memory))
+    except ScenarioError as exc:
+        raise ScenarioError([Problem(p.source, p.line, f"base.{p.path}", p.message) for p in exc.problems]) from None
+
+
+def _resolve(
+    base: dict, changes: list, located: Located, strategy: str, memory: bool = True
+) -> tuple[dict | None, list[Problem]]:
+    """Apply one run's overrides to the base and validate (memory too if ``memory``); problems at the sweep's lines."""
+    data, problems = base, []
+    for where, key, value in changes:
+        try:
+            data = apply_override(data, key, value)
+        except OverrideError as exc:
+            problems.append(Problem(*located.where(where), ".".join(where), str(exc)))
+    if problems:
+        return None, problems
+    try:
+        return to_dict(validate(data, Located(located.source), memory)), []
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            dotted = problem.path.replace("[", ".").replace("]", "")
+            culprit = next((w for w, k, _ in changes if dotted == k or dotted.startswith(k + ".")), None)
+            culprit = culprit or _introduced_by(base, changes, problem)
+            where = culprit or ("strategies", strategy)
+            label = ".".join(str(p) for p in where)
+            message = problem.message if culprit else f"{problem.path}: {problem.message}"
+            problems.append(Problem(*located.where(where), label, message))
+        return None, problems
+
+
+def _introduced_by(base: dict, changes: list, problem: Problem) -> tuple | None:
+    """The change (a strategy's or a varied key's) that alone brings a problem whose path names no change.
+
+    E.g. a varied ``steps`` that puts one of the base's events past the end: the problem is at
+    ``events[0].at``, the culprit is the ``vary`` line.
+    """
+    for where, key, value in changes:
+        try:
+            validate(apply_override(base, key, value), Located(problem.source))
+        except ScenarioError as exc:
+            if any((p.path, p.message) == (problem.path, problem.message) for p in exc.problems):
+                return where
+        except OverrideError:
+            continue
+    return None

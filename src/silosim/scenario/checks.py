@@ -1,0 +1,402 @@
+"""Everything wrong with a scenario's raw data, found at once and located: types, references, events.
+
+Three passes over the data as read, each a list of :class:`~silosim.scenario.errors.Problem`:
+the schema (pydantic errors translated into the file's words), the cross-references the schema
+cannot see (a name that refers to nothing, a duplicate, a rule missing its department), and the
+events (each applies, and the scenario stays valid after each). :func:`validate` raises them all
+in one :class:`~silosim.scenario.errors.ScenarioError`, so a user fixes a file in one go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from silosim.scenario.errors import Problem, ScenarioError, nearest
+from silosim.scenario.located import Located, render_path
+from silosim.scenario.overrides import OverrideError, apply_override, check_runtime_key
+from silosim.scenario.schema import RUN_NAME_PATTERN, Scenario, flatten_changes, inner_model
+
+ORG = ("organization",)
+
+# --------------------------------------------------------------------------- the schema
+
+
+def schema_problems(data: dict, located: Located, schema: type[BaseModel] | None = None) -> list[Problem]:
+    """Types, ranges and unknown keys, via a pydantic schema (the scenario's by default).
+
+    Args:
+        data: raw data, as parsed.
+        located: where each key path of ``data`` came from.
+        schema: the model ``data`` should fit; :class:`~silosim.scenario.schema.Scenario` by default.
+
+    Returns:
+        One problem per pydantic error, in the file's words.
+    """
+    schema = schema or Scenario
+    try:
+        schema.model_validate(data)
+    except ValidationError as exc:
+        return [_pydantic_problem(err, data, located, schema) for err in exc.errors()]
+    return []
+
+
+def _pydantic_problem(err: dict, data: Any, located: Located, schema: type[BaseModel]) -> Problem:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+    kind, got = err["type"], err.get("input")
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1], schema)
+        message = f"unknown key '{loc[-1]}'{nearest(loc[-1], list(parent.model_fields) if parent else [])}"
+    elif kind == "missing":
+        message = "required key is missing"
+    elif kind == "literal_error":
+        expected = err["ctx"]["expected"]
+        options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",")]
+        hint = nearest(str(got), options)
+        message = f"expected one of {expected}, got {got!r}" + (hint if "did you mean" in hint else "")
+    elif kind == "too_short":
+        message = f"expected at least {err['ctx']['min_length']} item(s), got {err['ctx']['actual_length']}"
+    elif kind == "string_pattern_mismatch":
+        run_name = err["ctx"]["pattern"] == RUN_NAME_PATTERN
+        allowed, limit = ("'_', '-' or '.'", 100) if run_name else ("'_' or '-'", 64)
+        message = (
+            f"expected a name of letters, digits, {allowed} (at most {limit}, not starting with '-'"
+            f"{' or .' if run_name else ''}), got {got!r}"
+        )
+    elif kind == "value_error":
+        message = str(err["ctx"]["error"])
+    elif isinstance(got, (dict, list)):
+        message = err["msg"][0].lower() + err["msg"][1:] + f", got a {'list' if isinstance(got, list) else 'mapping'}"
+    else:
+        message = f"{err['msg'][0].lower()}{err['msg'][1:]}, got {got!r}"
+    return Problem(*located.where(loc), render_path(loc, data), message)
+
+
+# pydantic names the branch of a union in an error's location; it is not a key of the file
+_UNION_TAGS = {"values", "range", "str", "dict[str,any]"}
+
+
+def _model_at(path: tuple, schema: type[BaseModel]) -> type[BaseModel] | None:
+    """The pydantic model that describes the mapping at a key path."""
+    model: Any = schema
+    free_key = False  # the part after a dict-typed field is a free key, not a field
+    for part in path:
+        if isinstance(part, int) or free_key:
+            free_key = False
+            continue
+        field = model.model_fields.get(part) if model else None
+        if field is None:
+            return None
+        free_key = getattr(field.annotation, "__origin__", None) is dict
+        model = inner_model(field.annotation)
+    return model
+
+
+# --------------------------------------------------------------------------- cross-references
+
+
+def _items(data: dict, *path: str) -> list[tuple[int, dict]]:
+    """(index, mapping) pairs of a list in raw data, skipping malformed entries."""
+    node: Any = data
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return [(i, item) for i, item in enumerate(node)] if isinstance(node, list) else []
+
+
+def _name(entry: Any, key: str) -> str | None:
+    """The name an entry of raw data gives under ``key``, if it is a string."""
+    value = entry.get(key) if isinstance(entry, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _section(data: dict, key: str) -> dict:
+    """A top-level section of raw data, or {} if it is absent or not a mapping (the schema's to report)."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _unknown(kind: str, name: Any, names: list) -> str:
+    """The message for a name that refers to nothing, with the nearest valid one."""
+    return f"unknown {kind} '{name}'{nearest(name, names)}"
+
+
+@dataclass(frozen=True)
+class _Names:
+    """The names raw data defines, read leniently: names of the wrong type (a list, a number) are the schema's."""
+
+    departments: list[tuple[int, str]]  # (index, name)
+    managers: list[tuple[int, str]]
+    groups: dict[str, dict]  # group → its first entry; a duplicate is reported
+    communities: list[tuple[int, dict]]  # (index, entry)
+
+    @classmethod
+    def of(cls, data: dict) -> _Names:
+        groups: dict = {}
+        for _, g in _items(data, *ORG, "stakeholders"):
+            if _name(g, "group"):
+                groups.setdefault(g["group"], g)
+        return cls(
+            departments=[(i, _name(d, "name")) for i, d in _items(data, *ORG, "departments") if _name(d, "name")],
+            managers=[(i, _name(c, "name")) for i, c in _items(data, *ORG, "community_managers") if _name(c, "name")],
+            groups=groups,
+            communities=[(i, c) for i, c in _items(data, "communities") if isinstance(c, dict)],
+        )
+
+    @property
+    def dept_names(self) -> list[str]:
+        return [n for _, n in self.departments]
+
+    @property
+    def actor_names(self) -> list[str]:
+        return self.dept_names + [n for _, n in self.managers]
+
+    @property
+    def community_names(self) -> list:
+        return [c.get("name") for _, c in self.communities]
+
+    def unknown_dept(self, name: Any) -> bool:
+        """Not a department; with no valid departments the schema already says so: nothing is called unknown."""
+        return bool(self.departments) and name not in self.dept_names
+
+
+_Found = Iterator[tuple[tuple, str]]  # (key path, message) pairs
+
+
+def _duplicates(data: dict, names: _Names) -> _Found:
+    """Departments and community managers share one namespace; groups and communities each have their own."""
+    seen: dict[str, str] = {}
+    for kind, entries in (("departments", names.departments), ("community_managers", names.managers)):
+        for i, name in entries:
+            if name in seen:
+                yield (*ORG, kind, i, "name"), f"duplicate name '{name}' (already a {seen[name]})"
+            seen[name] = kind[:-1].replace("_", " ")
+    for where, key, entries in (
+        ((*ORG, "stakeholders"), "group", _items(data, *ORG, "stakeholders")),
+        (("communities",), "name", names.communities),
+    ):
+        taken: set = set()
+        for i, entry in entries:
+            value = _name(entry, key)
+            if value is None:
+                continue
+            if value in taken:
+                yield (*where, i, key), f"duplicate {key} '{value}'"
+            taken.add(value)
+
+
+def _homes(data: dict, names: _Names) -> _Found:
+    """A community manager's home is a department."""
+    for i, cm in _items(data, *ORG, "community_managers"):
+        home = cm.get("home") if isinstance(cm, dict) else None
+        if home is not None and names.unknown_dept(home):
+            yield (*ORG, "community_managers", i, "home"), _unknown("department", home, names.dept_names)
+
+
+def _communities(names: _Names) -> _Found:
+    """Involvement names departments; members name groups allowed by the community's audience."""
+    for i, community in names.communities:
+        involvement = community.get("involvement")
+        if isinstance(involvement, dict):
+            for dept in involvement:
+                if names.unknown_dept(dept):
+                    yield ("communities", i, "involvement", dept), _unknown("department", dept, names.dept_names)
+        members = community.get("members")
+        audience = community.get("audience", "mixed")
+        if not isinstance(members, dict):
+            continue
+        for group, share in members.items():
+            where = ("communities", i, "members", group)
+            if group not in names.groups:
+                if names.groups:
+                    yield where, _unknown("stakeholder group", group, list(names.groups))
+                continue
+            external = names.groups[group].get("external", True)
+            joins = isinstance(share, (int, float)) and share > 0
+            if joins and audience in ("internal", "external") and external != (audience == "external"):
+                yield (
+                    where,
+                    f"{'external' if external else 'internal'} group '{group}' cannot join an {audience} community",
+                )
+
+
+def _ownership(data: dict, names: _Names) -> _Found:
+    """The rule has what it needs (a department, an owner per community, a community manager), and names exist."""
+    ownership = _section(data, "ownership")
+    rule = ownership.get("rule", "most_involved")
+    for key, needed_by in (("owner", "single_owner"), ("glue", "glue")):
+        value = ownership.get(key)
+        if rule == needed_by and value is None:
+            yield ("ownership", "rule"), f"rule '{rule}' needs ownership.{key}: a department name"
+        if value is not None and names.unknown_dept(value):
+            yield ("ownership", key), _unknown("department", value, names.dept_names)
+    owners = ownership.get("owners")
+    if isinstance(owners, dict):
+        for community, owner in owners.items():
+            if community not in names.community_names:
+                yield ("ownership", "owners", community), _unknown("community", community, names.community_names)
+            if names.actor_names and owner not in names.actor_names:
+                yield (
+                    ("ownership", "owners", community),
+                    _unknown("department or community manager", owner, names.actor_names),
+                )
+    if rule == "explicit":
+        owned = list(owners) if isinstance(owners, dict) else []  # a list, as a name may be a list (unhashable)
+        missing = [c for c in names.community_names if c not in owned]
+        if missing:
+            yield (
+                ("ownership", "owners"),
+                f"rule 'explicit' needs an owner for every community; missing: {', '.join(map(str, missing))}",
+            )
+    if rule == "dedicated_cms" and not names.managers:
+        yield ("ownership", "rule"), "rule 'dedicated_cms' needs at least one community manager"
+
+
+def _needs(data: dict) -> _Found:
+    """A group's needs hold one trait per feature, each a trait that exists (the dynamics' sizes)."""
+    dyn = _section(data, "dynamics")
+    features, traits = dyn.get("features", 5), dyn.get("traits", 10)
+    if not isinstance(features, int) or not isinstance(traits, int):
+        return
+    for i, group in _items(data, *ORG, "stakeholders"):
+        need = group.get("needs") if isinstance(group, dict) else None
+        if not need or not isinstance(need, list):
+            continue  # an empty list is the schema's to refuse
+        if len(need) != features:
+            yield (*ORG, "stakeholders", i, "needs"), f"expected {features} traits (dynamics.features), got {len(need)}"
+        for j, trait in enumerate(need):
+            if isinstance(trait, int) and not isinstance(trait, bool) and not 0 <= trait < traits:
+                yield (
+                    (*ORG, "stakeholders", i, "needs", j),
+                    f"expected a trait in 0 … {traits - 1} (dynamics.traits), got {trait}",
+                )
+
+
+def _insight_target(data: dict, names: _Names) -> _Found:
+    """The department whose learning is timed exists."""
+    target = _section(data, "metrics").get("insight_target")
+    if target is not None and names.unknown_dept(target):
+        yield ("metrics", "insight_target"), _unknown("department", target, names.dept_names)
+
+
+def _reference_problems(data: dict, located: Located) -> list[Problem]:
+    """Names that refer to nothing, duplicate names, impossible combinations."""
+    names = _Names.of(data)
+    found = chain(
+        _duplicates(data, names),
+        _homes(data, names),
+        _communities(names),
+        _ownership(data, names),
+        _needs(data),
+        _insight_target(data, names),
+    )
+    return [Problem(*located.where(path), render_path(path, data), message) for path, message in found]
+
+
+# --------------------------------------------------------------------------- events
+
+
+def _event_problems(data: dict, located: Located) -> list[Problem]:
+    """Each event lands within the run and applies cleanly; then all of them, in order, keep it valid."""
+    problems: list[Problem] = []
+    steps = data.get("steps", 200)
+    for i, event in _items(data, "events"):
+        if not isinstance(event, dict):
+            continue
+        at = event.get("at")
+        if isinstance(at, int) and isinstance(steps, int) and at > steps:
+            problems.append(
+                Problem(
+                    *located.where(("events", i, "at")),
+                    f"events[{i}].at",
+                    f"event at step {at} is past the last step ({steps})",
+                )
+            )
+        changes = event.get("set")
+        if not isinstance(changes, dict):
+            continue
+        for key, value in flatten_changes(changes).items():
+            written = next((k for k in changes if key == k or key.startswith(f"{k}.")), key)
+            where = ("events", i, "set", written)
+            try:
+                check_runtime_key(str(key))
+                if value == {}:
+                    raise OverrideError("an empty mapping sets nothing: name the keys to change")
+                apply_override(data, str(key), value)
+            except OverrideError as exc:
+                problems.append(Problem(*located.where(where), f"events[{i}].set.{key}", str(exc)))
+    return problems or _after_events(data, located)
+
+
+def _step(event: Any) -> float:
+    """The step an event of raw data applies after, for sorting (a malformed one is the schema's: 0)."""
+    at = event.get("at", 0) if isinstance(event, dict) else 0
+    return at if isinstance(at, (int, float)) else 0
+
+
+def _after_events(data: dict, located: Located) -> list[Problem]:
+    """Every event's changes together, in order, give a valid scenario.
+
+    Only the problems an event introduces are reported, once, at the event (the file's own are
+    reported at their lines).
+    """
+    problems: list[Problem] = []
+    base = Located(located.source)
+    reported = {(p.path, p.message) for p in schema_problems(data, base) + _reference_problems(data, base)}
+    current = data
+    for i, event in sorted(_items(data, "events"), key=lambda e: _step(e[1])):
+        if not isinstance(event, dict) or not isinstance(event.get("set"), dict):
+            continue
+        for key, value in flatten_changes(event["set"]).items():
+            current = apply_override(current, str(key), value)
+        inner = Located(located.source)
+        for problem in schema_problems(current, inner) + _reference_problems(current, inner):
+            if (problem.path, problem.message) in reported:
+                continue
+            reported.add((problem.path, problem.message))
+            problems.append(
+                Problem(
+                    *located.where(("events", i, "set")),
+                    f"events[{i}].set",
+                    f"after this event, {problem.path}: {problem.message}",
+                )
+            )
+    return problems
+
+
+def validate(data: Any, located: Located, check_memory: bool = True) -> Scenario:
+    """Validate raw data: the schema, the cross-references, the events, then the memory a run needs.
+
+    Args:
+        data: raw data, as parsed (overrides applied).
+        located: where each key path of ``data`` came from.
+        check_memory: ``False`` leaves out the memory check, for a scenario that is scaled
+            (:func:`~silosim.scenario.loading.scaled`) before it runs.
+
+    Returns:
+        The validated scenario.
+
+    Raises:
+        ScenarioError: listing every problem found.
+    """
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else type(data).__name__
+        raise ScenarioError(
+            [Problem(located.source, located.line(()) or 1, "", f"expected a mapping of scenario keys, got {got}")]
+        )
+    problems = located.problems + schema_problems(data, located) + _reference_problems(data, located)
+    problems += _event_problems(data, located)
+    if problems:
+        raise ScenarioError(problems)
+    scenario = Scenario.model_validate(data)
+    if not check_memory:
+        return scenario
+    from silosim import resources  # reads the schema: imported here, not at the top
+
+    too_big = resources.memory_problem(scenario)
+    if too_big is not None:
+        raise ScenarioError([Problem(*located.where(too_big.path), render_path(too_big.path, data), too_big.message)])
+    return scenario
