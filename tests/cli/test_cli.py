@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,12 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from silosim import scenario
 from silosim.cli import main, validate
 from silosim.cli.parser import UsageError
-from tests.helpers import ROOT, three_islands
+from tests.helpers import ROOT
 
 DEFAULT = ROOT / "scenarios" / "default.yaml"
 
@@ -304,46 +302,6 @@ def interrupt(command: list, cwd: Path, started) -> subprocess.CompletedProcess:
             if process.poll() is None:
                 process.kill()
     return subprocess.CompletedProcess(command, process.returncode, "", (cwd / "stderr.txt").read_text())
-
-
-def test_ctrl_c_during_a_run_exits_130_and_writes_nothing(tmp_path):
-    work = tmp_path / "work"
-    work.mkdir()
-    out = work / "out"
-    done = interrupt(
-        ["run", DEFAULT, "--steps", "100000", "--out", out], work, lambda: (work / "stderr.txt").stat().st_size
-    )  # the progress bar is on: the run has started
-    assert done.returncode == 130, done.stderr
-    assert "Traceback" not in done.stderr
-    assert done.stderr.splitlines()[-1] == "interrupted: nothing was written"
-    assert sorted(p.name for p in work.iterdir()) == ["stderr.txt"]
-
-
-def test_ctrl_c_during_a_sweep_exits_130_saying_the_finished_runs_are_stored(tmp_path):
-    base = three_islands()
-    base["steps"] = 20
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
-    spec = {"name": "long", "base": "base.yaml", "replications": 500, "seed": 1, "strategies": {"as_is": {}}}
-    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(spec))
-    out = tmp_path / "out"
-
-    def stored() -> int:
-        try:
-            with sqlite3.connect(out / "runs.sqlite", timeout=5) as db:
-                return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-        except sqlite3.OperationalError:  # no store yet, or no tables in it yet
-            return 0
-
-    done = interrupt(["sweep", "sweep.yaml", "--out", out, "--jobs", "1", "--quiet"], tmp_path, lambda: stored() >= 2)
-    assert done.returncode == 130, done.stderr
-    assert "Traceback" not in done.stderr
-    assert done.stderr.splitlines()[-1] == (
-        f"interrupted: every finished run is stored in {out}; run the same command to resume"
-    )
-    assert 2 <= stored() < 500
-
-
-# --------------------------------------------------------------------------- a successful run
 
 
 @pytest.fixture(scope="module")
