@@ -12,12 +12,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from silosim.scenario.checks import validate
 from silosim.scenario.errors import Problem, ScenarioError
 from silosim.scenario.located import MAX_YAML_BYTES, Located, parse_yaml
-from silosim.scenario.overrides import OverrideError, apply_override, generic_key, key_path
+from silosim.scenario.overrides import OverrideError, apply_override, generic_key, key_path, parse_value
 from silosim.scenario.schema import Scenario
 
 MAX_SCALE = 1000
@@ -99,14 +97,10 @@ def validate_with_overrides(
             problems.append(Problem(flag, None, item, "expected key=value, e.g. ownership.rule=glue"))
             continue
         try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-            data = apply_override(data, key, value)
+            data = apply_override(data, key, parse_value(raw))
             located.overridden[key_path(data, key)] = flag
         except OverrideError as exc:
             problems.append(Problem(flag, None, key, str(exc)))
-        except yaml.YAMLError as exc:
-            reason = getattr(exc, "problem", None) or type(exc).__name__
-            problems.append(Problem(flag, None, key, f"cannot parse value {raw!r}: {reason}"))
     if problems:
         raise ScenarioError(problems)
     scenario = validate(data, located, check_memory and scale == 1)  # a scaled one is checked once scaled

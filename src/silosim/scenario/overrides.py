@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import yaml
+
 from silosim.scenario.errors import nearest
 from silosim.scenario.schema import Scenario, StakeholderGroup, inner_model
 
@@ -30,6 +32,19 @@ STRUCTURAL = {
     "communities.*.members", "organization", "communities", "organization.departments",
     "organization.community_managers", "organization.stakeholders",
 }  # fmt: skip
+
+
+def parse_value(text: str) -> Any:
+    """A typed value (``--set key=TEXT``, a text box of the page) read as YAML; empty text is null.
+
+    Raises:
+        OverrideError: the text is not YAML (the message quotes it).
+    """
+    try:
+        return yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as exc:
+        reason = getattr(exc, "problem", None) or type(exc).__name__
+        raise OverrideError(f"cannot parse value {text!r}: {reason}") from None
 
 
 def generic_key(key: str) -> str:

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 import silosim
 from silosim import rules
 from silosim.model import SiloModel
-from silosim.scenario import Ownership, Problem, Scenario, ScenarioError, changed, load
+from silosim.scenario import OverrideError, Ownership, Problem, Scenario, ScenarioError, changed, load
+from silosim.scenario.overrides import parse_value
 from silosim.viz.server import ENV_SCALE, ENV_SCENARIO, ENV_SEED, STOPPING
 
 NONE = "(none)"  # the select entry for "no department"
@@ -88,13 +87,10 @@ class Control:
         if self.kind == "slider":
             return round(float(value), 6)
         if self.kind == "text":
-            text = str(value).strip()
             try:
-                return yaml.safe_load(text) if text else None
-            except yaml.YAMLError as exc:
-                reason = getattr(exc, "problem", None) or type(exc).__name__
-                problem = Problem(CONTROLS_SOURCE, None, self.key, f"cannot parse value {text!r}: {reason}")
-                raise ScenarioError([problem]) from None
+                return parse_value(str(value).strip())
+            except OverrideError as exc:
+                raise ScenarioError([Problem(CONTROLS_SOURCE, None, self.key, str(exc))]) from None
         return value
 
 
