@@ -193,6 +193,7 @@ def test_steps_out_of_range(cli, tmp_path):
 
 
 COMMANDS = {  # each command with the positional arguments it needs
+    "init": ["x.yaml"],
     "run": [DEFAULT],
     "validate": [DEFAULT],
     "sweep": [ROOT / "scenarios" / "sweeps" / "strategies.yaml"],

@@ -128,10 +128,14 @@ def test_merge_keys_are_refused_cleanly(tmp_path):
 @pytest.mark.parametrize(
     "old, new, expected",
     [
-        ("headcount: 10,", "headcount: true,", "departments[marketing].headcount: input should be a valid integer"),
-        ("reach: 0.5}", "reach: yes}", "departments[marketing].reach: input should be a valid number"),
-        ("count: 100}", 'count: "100"}', "stakeholders[consumers].count: input should be a valid integer"),
-        ("steps: 20", "steps: 20\nseed: '42'", "seed: input should be a valid integer, got '42'"),
+        ("headcount: 10,", "headcount: true,", "departments[marketing].headcount: expected an integer, got true"),
+        ("reach: 0.5}", "reach: yes}", "departments[marketing].reach: expected a number, got true"),
+        ("count: 100}", 'count: "100"}', "stakeholders[consumers].count: expected an integer, got the string '100'"),
+        (
+            "steps: 20",
+            "steps: 20\nseed: '42'",
+            "seed: expected an integer, got the string '42' (write the number without quotes)",
+        ),
         ("{marketing: 0.9}", "{marketing: 1.5}", "involvement.marketing: input should be less than or equal to 1"),
         ("{consumers: 0.5}", "{consumers: -0.5}", "members.consumers: input should be greater than or equal to 0"),
     ],
@@ -282,7 +286,7 @@ def test_shipped_scenarios_still_load():
 def test_from_dict_is_as_strict_as_a_file():
     data = copy.deepcopy(yaml.safe_load(SMALL))
     data["steps"] = "20"
-    with pytest.raises(ScenarioError, match="steps: input should be a valid integer"):
+    with pytest.raises(ScenarioError, match="steps: expected an integer, got the string '20'"):
         scenario.from_dict(data)
 
 
@@ -291,11 +295,11 @@ def test_malformed_names_and_steps_are_refused_not_crashed_on(tmp_path):
     data = yaml.safe_load(small(ownership__rule="explicit", ownership__owners={"brand_page": "marketing", "esn": "hr"}))
     data["communities"][1]["name"] = ["esn"]
     found = problems(tmp_path, yaml.safe_dump(data, sort_keys=False))
-    assert any("communities[['esn']].name: input should be a valid string, got a list" in p for p in found), found
+    assert any("communities[['esn']].name: expected a string, got a list" in p for p in found), found
     data = yaml.safe_load(SMALL)
     data["events"] = [{"at": "ten", "set": {"dynamics.drift": 0.1}}, {"at": 5, "set": {"dynamics.drift": 0.2}}]
     found = problems(tmp_path, yaml.safe_dump(data, sort_keys=False))
-    assert found == [f"{tmp_path / 'bad.yaml'}:29: events[0].at: input should be a valid integer, got 'ten'"]
+    assert found == [f"{tmp_path / 'bad.yaml'}:29: events[0].at: expected an integer, got the string 'ten'"]
 
 
 def test_a_duplicate_community_is_named_at_its_own_line(tmp_path):

@@ -28,17 +28,16 @@ if TYPE_CHECKING:
 
 ACTOR_RADIUS = 1.75  # departments and CMs ring the communities (on the unit circle)
 # light enough for black labels on the nodes
+# Okabe–Ito hues (colour-blind safe) lightened halfway to white, light enough for black labels on the nodes
 SILO_COLOURS = (
-    "#7ba3cc",
-    "#f5a55c",
-    "#8cc17f",
-    "#ec8a8b",
-    "#9fd0cb",
-    "#f1d77a",
-    "#c9a3c0",
-    "#ffc1c7",
-    "#c4a28c",
-    "#b5d6d2",
+    "#7fb8d8",
+    "#f2cf7f",
+    "#7fceb9",
+    "#eaaf7f",
+    "#aad9f4",
+    "#e5bcd3",
+    "#f7f1a0",
+    "#b0b0b0",
 )
 DEPARTMENT_COLOUR, CM_COLOUR, GLUE_COLOUR, ABSENT_COLOUR = "#f4f4f4", "#8e6bb8", "#d4a017", "#d9d9d9"
 
@@ -197,7 +196,9 @@ def silo_colour(label: int) -> str:
     return ABSENT_COLOUR if label < 0 else SILO_COLOURS[int(label) % len(SILO_COLOURS)]
 
 
-def draw_community_graph(ax: Axes, data: GraphData, actors: bool = True, size: float = 1.0) -> None:
+def draw_community_graph(
+    ax: Axes, data: GraphData, actors: bool = True, size: float = 1.0, labels_outside: bool = False
+) -> None:
     """Draw the graph on ``ax``: communities sized by membership and coloured by silo, linked to each other.
 
     Edge width between two communities is the share of the smaller one's tie
@@ -213,6 +214,8 @@ def draw_community_graph(ax: Axes, data: GraphData, actors: bool = True, size: f
         data: from :func:`community_graph_data`.
         actors: whether to draw the departments and community managers and their links.
         size: how large the communities are drawn (their area; their labels grow with its root).
+        labels_outside: place each community's label beside its node, away from the centre, on a white box
+            (readable over the edges; for the static plot), instead of on the node.
     """
     pos = data.positions
     ax.set_aspect("equal")
@@ -238,9 +241,10 @@ def draw_community_graph(ax: Axes, data: GraphData, actors: bool = True, size: f
         _draw_actor_links(ax, data)
 
     n_c = len(data.members)
+    areas = size * (150 + 1700 * np.sqrt(data.members / max(data.members.max(), 1)))
     ax.scatter(
         *pos[:n_c].T,
-        s=size * (150 + 1700 * np.sqrt(data.members / max(data.members.max(), 1))),
+        s=areas,
         c=[silo_colour(s) for s in data.silos],
         edgecolors="#333333",
         linewidths=0.8,
@@ -250,7 +254,23 @@ def draw_community_graph(ax: Axes, data: GraphData, actors: bool = True, size: f
     )
     for c in range(n_c):
         label = f"{data.names[c].replace('_', ' ')}\n{data.members[c]:,} members\nowner {data.owners[c]}"
-        ax.annotate(label, pos[c], ha="center", va="center", fontsize=6.5 * math.sqrt(size), zorder=4)
+        if not labels_outside:
+            ax.annotate(label, pos[c], ha="center", va="center", fontsize=6.5 * math.sqrt(size), zorder=4)
+            continue
+        x, y = pos[c]
+        radial = np.array([x, y]) / max(math.hypot(x, y), 1e-9)
+        gap = math.sqrt(areas[c]) / 2 + 4  # the node's radius in points, and a little
+        ax.annotate(
+            label,
+            (x, y),
+            xytext=tuple(gap * radial),
+            textcoords="offset points",
+            ha="left" if x > 0.2 else "right" if x < -0.2 else "center",
+            va="bottom" if y > 0.2 else "top" if y < -0.2 else "center",
+            fontsize=7.5,
+            zorder=2.5,  # over the edges, under the actors
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
+        )
     if actors:
         _draw_actors(ax, data)
 

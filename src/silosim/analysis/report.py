@@ -1,15 +1,20 @@
-"""The report of a sweep: means with intervals, verdict shares, paired differences, plots.
+"""The report of a sweep: its conclusion, warnings, strategy table, plots, method, then every measure.
 
 Read from the sweep's store and written to ``SWEEP_DIR/report/``, replaced
-as a whole: ``report.md`` (the tables and plots together), ``summary.csv``
-(one row per strategy, point and measure), ``verdicts.csv``, ``runs.csv``
-(one row per run, for pandas or R) and the PNG plots of
-:mod:`silosim.analysis.sweep_plots`. Failed runs are counted and listed but left out
+as a whole: ``report.md`` and ``report.html`` (the same sections in the same
+order: the conclusion in words, the warnings, one compact strategy table on
+the objective, the plots, the method, then an appendix of every measure),
+``conclusion.txt`` (the conclusion as the sweep command prints it),
+``summary.csv`` (one row per strategy, point and measure), ``verdicts.csv``,
+``runs.csv`` (one row per run, for pandas or R) and the PNG plots of
+:mod:`silosim.analysis.sweep_plots`. The HTML embeds its plots and styles:
+it makes no outside request. Failed runs are counted and listed but left out
 of every statistic; a partial sweep reports what it has and what is missing.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -19,8 +24,10 @@ from typing import Any
 
 import pandas as pd
 
-from silosim.analysis import sweep_plots
-from silosim.analysis.text import markdown_table
+from silosim import __version__
+from silosim.analysis import report_html, sweep_conclusion, sweep_plots
+from silosim.analysis.sweep_conclusion import ALL
+from silosim.analysis.text import markdown_table, plural
 from silosim.atomic import atomic_folder
 from silosim.metrics import MEASURES, VERDICTS
 from silosim.scenario import Problem, ScenarioError
@@ -30,7 +37,6 @@ from silosim.store import REPORT_NAME, open_store, sweep_lock
 MAX_POINTS = 20  # more parameter points (lhs, sobol): the tables pool each strategy over every point
 MAX_BARS = 24  # a verdict bar per strategy and point up to this many bars, per strategy beyond
 MAX_LISTED_FAILURES = 50
-ALL = "all"  # the point of a row pooled over every parameter point
 
 Interval = tuple[float, float, float, int]  # mean, low, high, n
 
@@ -98,7 +104,8 @@ def summarise(runs: pd.DataFrame, meta: dict) -> list[Group]:
     several points. Differences are strategy − first strategy over runs
     paired on (point, replication).
     """
-    strategies, vary, measures = meta["strategies"], meta["vary"], meta["measures"]
+    strategies, vary = meta["strategies"], meta["vary"]
+    measures = list(dict.fromkeys([*meta["measures"], sweep_conclusion.objective(meta)["measure"]]))
     ok = runs[runs["status"] == "ok"]
     params = runs.drop_duplicates("point").set_index("point")[vary].sort_index()
     cells = ["point", "replication", *measures]
@@ -154,7 +161,10 @@ def _write(runs: pd.DataFrame, series: pd.DataFrame, meta: dict, out: Path) -> N
     summary_frame(groups, vary).to_csv(out / "summary.csv", index=False)
     verdict_frame(groups, vary).to_csv(out / "verdicts.csv", index=False)
     plots = _plots(runs[runs["status"] == "ok"], series, groups, meta, out)
-    (out / "report.md").write_text(markdown(runs, groups, meta, plots))
+    text = markdown(runs, groups, meta, plots)
+    (out / "report.md").write_text(text)
+    (out / "report.html").write_text(report_html.render(text, out, title=f"Sweep {meta['name']}"))
+    (out / "conclusion.txt").write_text(sweep_conclusion.conclusion(runs, groups, meta) + "\n")
 
 
 def _plots(ok: pd.DataFrame, series: pd.DataFrame, groups: list[Group], meta: dict, out: Path) -> dict[str, str]:
@@ -172,8 +182,16 @@ def _plots(ok: pd.DataFrame, series: pd.DataFrame, groups: list[Group], meta: di
     sweep_plots.verdict_bars(bars, out / files["verdicts"])
     if not series.empty:
         files["timeseries"] = "timeseries.png"
-        sweep_plots.measures_over_time(series, strategies, measures, out / files["timeseries"])
+        marks = {}
+        if "events" in inspect.signature(sweep_plots.measures_over_time).parameters:  # plots that mark events
+            marks["events"] = [(e["at"], _event_label(e)) for e in meta.get("base_events", [])]
+        sweep_plots.measures_over_time(series, strategies, measures, out / files["timeseries"], **marks)
     return files
+
+
+def _event_label(event: dict) -> str:
+    """``ownership.rule: glue`` for an event (its changes, comma-separated)."""
+    return ", ".join(f"{k}: {_value(v)}" for k, v in event["set"].items())
 
 
 def _bar_label(group: Group, vary: list[str]) -> str:
@@ -208,20 +226,28 @@ def verdict_frame(groups: list[Group], vary: list[str]) -> pd.DataFrame:
 
 
 def markdown(runs: pd.DataFrame, groups: list[Group], meta: dict, plots: dict[str, str]) -> str:
-    """The report: runs (planned, stored, failed, missing), verdict shares, means, differences, plots."""
+    """The report: conclusion, warnings, strategy table, plots, method, runs, then every measure (appendix)."""
     strategies, vary, measures = meta["strategies"], meta["vary"], meta["measures"]
     n_points = planned_points(meta)
     lines = [f"# Sweep `{meta['name']}`", ""]
+    lines += ["## Conclusion", "", sweep_conclusion.conclusion(runs, groups, meta), ""]
     if meta.get("description"):
-        lines += [meta["description"], ""]
-    names = ", ".join(f"`{s}`" for s in strategies)
-    varied = ", ".join(f"`{k}`" for k in vary) or "nothing"
-    replications = meta["replications"]
+        lines += [f"Question: {' '.join(meta['description'].split())}", ""]
+    found = sweep_conclusion.warnings(meta)
+    if found:
+        lines += ["## Warnings", "", *(f"- {w}" for w in found), ""]
+    if groups:
+        lines += strategy_section(runs, groups, meta)
+    lines += _plots_section(plots, vary)
+    lines += method_section(meta)
+    lines += _runs_section(runs, meta)
+    groups = [g for g in groups if g.point == ALL or n_points <= MAX_POINTS]
+    if not groups:
+        return "\n".join([*lines, "No run has completed yet: nothing to summarise.", ""])
     lines += [
-        f"Strategies {names}; the first, `{strategies[0]}`, is the reference. Varied: {varied} "
-        f"({n_points} parameter point{'s' * (n_points != 1)}). {replications} replication"
-        f"{'s' * (replications != 1)} per strategy and point; replication k of every strategy and point has the "
-        "same seed (common random numbers).",
+        "## Appendix: every measure",
+        "",
+        "The verdict shares, measures and paired differences of every strategy at every parameter point.",
         "",
     ]
     if n_points > MAX_POINTS:
@@ -236,15 +262,11 @@ def markdown(runs: pd.DataFrame, groups: list[Group], meta: dict, plots: dict[st
             "between points.",
             "",
         ]
-    lines += _runs_section(runs, meta)
-    groups = [g for g in groups if g.point == ALL or n_points <= MAX_POINTS]
-    if not groups:
-        return "\n".join([*lines, "No run has completed yet: nothing to summarise.", ""])
     point_keys = vary if n_points <= MAX_POINTS else []  # pooled rows only: no point columns
     keys = ["strategy", *(["point", *point_keys] if point_keys else [])]
     shares = [[*_keys(g, point_keys), g.runs, *(f"{g.verdicts[v]:.0%}" for v in VERDICTS)] for g in groups]
     lines += ["## Verdicts", "", "Share of the ok runs that end in each verdict.", ""]
-    lines += [*_table([*keys, "runs", *VERDICTS], shares), *_image(plots, "verdicts")]
+    lines += _table([*keys, "runs", *VERDICTS], shares)
     lines += sensitivity_section(runs, strategies)
     means = [[*_keys(g, point_keys), g.runs, *(_cell(g.means[m], g.runs) for m in measures)] for g in groups]
     lines += [
@@ -255,10 +277,7 @@ def markdown(runs: pd.DataFrame, groups: list[Group], meta: dict, plots: dict[st
         "only k runs count; an interval needs 2.",
         "",
         *_table([*keys, "runs", *measures], means),
-        *_image(plots, "measures"),
     ]
-    for key in vary:
-        lines += _image(plots, f"against {key}")
     if len(strategies) > 1:
         diffs = [
             [*_keys(g, point_keys), g.pairs, *(_cell(g.diffs[m], g.pairs, signed=True) for m in measures)]
@@ -274,17 +293,105 @@ def markdown(runs: pd.DataFrame, groups: list[Group], meta: dict, plots: dict[st
             "",
             *_table([*keys, "pairs", *measures], diffs),
         ]
-    if "timeseries" in plots:
-        lines += ["## Over time", "", *_image(plots, "timeseries")]
     lines += [
         "## Files",
         "",
-        "`runs.csv`: one row per stored run (strategy, parameter values, replication, seed, status, verdict, every "
-        "measure). `summary.csv`: one row per strategy, point and measure (mean, interval, n, paired difference). "
+        "`report.html`: this report, self-contained. `conclusion.txt`: the conclusion. `runs.csv`: one row per "
+        "stored run (strategy, parameter values, replication, seed, status, verdict, every measure). "
+        "`summary.csv`: one row per strategy, point and measure (mean, interval, n, paired difference). "
         "`verdicts.csv`: the verdict shares.",
         "",
     ]
     return "\n".join(lines)
+
+
+def strategy_section(runs: pd.DataFrame, groups: list[Group], meta: dict) -> list[str]:
+    """The compact strategy table: the objective with its interval, Δ against the reference, wins, verdicts."""
+    goal = sweep_conclusion.objective(meta)
+    measure, reference = goal["measure"], meta["strategies"][0]
+    rows = sweep_conclusion.standings(runs, groups, meta)
+    several = len(rows) > 1
+    header = ["strategy", "runs", f"{measure} [95% CI]"]
+    header += [f"Δ vs `{reference}` [95% CI]", "best in"] if several else []
+    header += list(VERDICTS)
+    table = []
+    for row in rows:
+        cells = [f"`{row.strategy}`", row.runs, _cell(row.mean, row.runs)]
+        if several:
+            diff = "—" if row.diff is None else _cell(row.diff, row.diff[3], signed=True)
+            cells += [diff, "n/a" if row.best_share is None else f"{row.best_share:.0%}"]
+        table.append(cells + [f"{row.verdicts[v]:.0%}" for v in VERDICTS])
+    pooled = " pooled over every parameter point" if planned_points(meta) > 1 else ""
+    direction = "higher" if goal["goal"] == "max" else "lower"
+    note = f"The objective, `{measure}` ({direction} is better): mean of the ok runs{pooled} with its 95% interval"
+    if several:
+        note += (
+            f"; Δ: paired difference against the reference `{reference}` (same point and seed); best in: share of "
+            "the paired replications (every strategy ok) in which the strategy has the best value, ties counting "
+            "for each"
+        )
+    return ["## Strategies", "", *_table(header, table), note + "; then the share of runs per verdict.", ""]
+
+
+def _plots_section(plots: dict[str, str], vary: list[str]) -> list[str]:
+    if not plots:
+        return []
+    lines = ["## Plots", ""]
+    for name in ["verdicts", "measures", *(f"against {k}" for k in vary), "timeseries"]:
+        lines += _image(plots, name)
+    return lines
+
+
+def method_section(meta: dict) -> list[str]:
+    """How the sweep was run: strategies, seeds, replications, steps, thresholds, events in the base, version."""
+    strategies, vary = meta["strategies"], meta["vary"]
+    n_points, replications = planned_points(meta), meta["replications"]
+    names = ", ".join(f"`{s}`" for s in strategies)
+    varied = ", ".join(f"`{k}`" for k in vary) or "nothing"
+    goal = sweep_conclusion.objective(meta)
+    lines = [
+        "## Method",
+        "",
+        f"Strategies {names}; the first, `{strategies[0]}`, is the reference. Varied: {varied} "
+        f"({plural(n_points, 'parameter point')}). {plural(replications, 'replication')} per strategy and point; "
+        "replication k of every strategy and point has the same seed (common random numbers)"
+        + (f", spawned from the sweep seed {meta['seed']}." if "seed" in meta else "."),
+        "",
+        f"Objective: `{goal['measure']}`, {'maximised' if goal['goal'] == 'max' else 'minimised'}"
+        + ("." if goal["stated"] else " (the default: the sweep file names none)."),
+        "",
+    ]
+    metrics = meta.get("metrics")
+    if metrics:
+        lines += [
+            f"Each run: {meta.get('steps')} steps, measured every {metrics['every']}; the verdict and final measures "
+            f"pool the window of the last {metrics['window']} steps after a burn-in of {metrics['burn_in']}; "
+            f"`converged` when `cross_reach` moves less than {metrics['tolerance']:g} over the window "
+            "(values of the reference's first point).",
+            "",
+        ]
+    thresholds = meta.get("thresholds")
+    if thresholds:
+        listed = ", ".join(f"`{k}` {v:g}" for k, v in thresholds.items())
+        lines += [f"Verdict thresholds: {listed}.", ""]
+    if "base_events" in meta:
+        events = [f"- step {e['at']}: {_event_label(e)}" for e in meta["base_events"]]
+        lines += (
+            ["Events in the base scenario (every strategy runs them):", "", *events, ""]
+            if events
+            else [
+                "Events in the base scenario: none.",
+                "",
+            ]
+        )
+    version = meta.get("version")
+    lines += [
+        f"silosim {version} ran the sweep; {__version__} wrote this report."
+        if version and version != __version__
+        else f"silosim {version or __version__}.",
+        "",
+    ]
+    return lines
 
 
 def verdict_sensitivity(runs: pd.DataFrame, strategies: list[str]) -> list[list[str]]:

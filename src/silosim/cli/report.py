@@ -16,11 +16,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def main(args: argparse.Namespace) -> int:
-    """Write the report of a finished or partial sweep; print its path."""
+    """Write the report of a finished or partial sweep; print its conclusion and the reports' paths."""
     from silosim.analysis.report import write_report
 
     try:
-        print(f"report: {write_report(args.sweep_dir)}")
+        path = write_report(args.sweep_dir)
     except FileNotFoundError as exc:
         raise UsageError(f"silosim report: {exc}") from None
+    print((path.parent / "conclusion.txt").read_text().rstrip())
+    print(f"report: {path}\nreport: {path.with_suffix('.html')}")
     return 0

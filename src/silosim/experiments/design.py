@@ -8,6 +8,15 @@ the scenario schema before any run starts, its problems reported at the sweep
 file's lines. Replication k of every strategy and point gets the same seed,
 spawned from the sweep seed with numpy's ``SeedSequence`` (common random
 numbers), so strategy differences are paired.
+
+``objective:`` names the measure the report's conclusion ranks strategies on:
+a measure name (``objective: fit``), read in its documented direction
+(:data:`silosim.analysis.sweep_conclusion.GOALS`: ``cross_reach``, ``fit``,
+``knowledge`` … maximised; ``silo_count``, ``time_to_insight``, ``relay_load``
+… minimised), or a mapping that says the direction (``objective: {measure:
+practice_diversity, goal: max}``), required for the measures without a
+natural one. Absent: ``cross_reach`` maximised, the README's headline
+question (which strategy lets information cross).
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Discriminator, Field, Tag, model_validator
 
+from silosim import __version__
+from silosim.analysis.sweep_conclusion import DEFAULT_OBJECTIVE, GOALS, base_events, sweep_warnings
 from silosim.analysis.text import plural
 from silosim.metrics import MEASURES
 from silosim.scenario import (
@@ -65,6 +76,21 @@ class Range(StrictModel):
         return self
 
 
+class Objective(StrictModel):
+    """The measure the conclusion ranks strategies on, and whether more or less of it is better."""
+
+    measure: str = Field(description="A measure name (see `measures`).")
+    goal: Literal["max", "min"] | None = Field(
+        None, description="`max` or `min`; default: the measure's documented direction."
+    )
+
+
+# a mapping is an objective with its direction, anything else a measure name
+ObjectiveValue = Annotated[
+    Annotated[str, Tag("str")] | Annotated[Objective, Tag("spec")],
+    Discriminator(lambda v: "spec" if isinstance(v, (dict, Objective)) else "str"),
+]
+
 # a mapping is a range, anything else a list of values: one branch, so one clear message per mistake
 VaryValues = Annotated[
     Annotated[list[Any], Tag("values"), Field(min_length=1)] | Annotated[Range, Tag("range")],
@@ -97,6 +123,18 @@ class SweepSpec(StrictModel):
     seed: int = Field(0, ge=0, description="Sweep seed; replication seeds are spawned from it.")
     steps: int | None = Field(None, ge=1, description="Steps per run (default: the base scenario's).")
     measures: list[str] = Field(default_factory=lambda: list(MEASURES), description="Measures to report.")
+    objective: ObjectiveValue = Field(
+        DEFAULT_OBJECTIVE["measure"],
+        description="Measure the conclusion ranks strategies on: a name (its default direction) or "
+        "{measure, goal: max|min}; default `cross_reach`, maximised.",
+    )
+
+    def goal(self) -> dict[str, Any]:
+        """The objective as ``{"measure", "goal", "stated"}`` (``stated``: the file names it)."""
+        value = self.objective
+        measure, goal = (value, None) if isinstance(value, str) else (value.measure, value.goal)
+        stated = "objective" in self.model_fields_set
+        return {"measure": measure, "goal": goal or GOALS.get(measure) or "max", "stated": stated}
 
 
 @dataclass(frozen=True)
@@ -143,7 +181,11 @@ class Sweep:
         return {**self.resolved[(strategy, point)], "seed": seed}
 
     def meta(self) -> dict:
-        """What the report needs to know of the sweep."""
+        """What the report needs to know of the sweep: its plan, objective, base events, warnings and method."""
+        first = self.resolved[(self.strategies[0], 0)]
+        metrics = first.get("metrics", {})
+        changed = {k for overrides in self.spec.strategies.values() for k in overrides} | set(self.spec.vary)
+        strategies = {s: [self.validated[(s, p)] for p in range(len(self.points))] for s in self.strategies}
         return {
             "name": self.spec.name,
             "description": self.spec.description,
@@ -154,6 +196,14 @@ class Sweep:
             "replications": self.spec.replications,
             "runs_total": len(self.strategies) * len(self.points) * self.spec.replications,
             "scale": self.scale,
+            "objective": self.spec.goal(),
+            "seed": self.spec.seed,
+            "steps": first.get("steps"),
+            "metrics": {k: metrics.get(k) for k in ("every", "burn_in", "window", "tolerance")},
+            "thresholds": metrics.get("verdict", {}),
+            "base_events": base_events([self.resolved[(s, 0)] for s in self.strategies], changed),
+            "warnings": sweep_warnings(strategies),
+            "version": __version__,
         }
 
 
@@ -256,19 +306,23 @@ def load_sweep(path: str | Path, scale: float = 1.0) -> Sweep:
         raise ScenarioError([Problem(source, 1, "", "expected a mapping of sweep keys (base, strategies, vary…)")])
     data.setdefault("name", default_name(path))
     problems = located.problems + schema_problems(data, located, SweepSpec)
-    problems += _measure_problems(data, located)
-    if problems:
+    problems += _measure_problems(data, located) + _objective_problems(data, located)
+    # one pass: the keys with a problem are set aside and the rest (base, strategies) is still checked
+    spec = _spec_without(data, problems)
+    if spec is None:
         raise ScenarioError(problems)
-    spec = SweepSpec.model_validate(data)
-    problems = _too_many_runs(spec, data, located)  # before any point or seed is built
-    if problems:
+    problems += _too_many_runs(spec, data, located)  # before any point or seed is built
+    if any(p.path in ("samples", "replications", "vary") for p in problems):
         raise ScenarioError(problems)
     memory = scale == 1  # a scaled scenario's memory is checked once scaled
-    base = _base_data(spec, path, located, memory)
+    try:
+        base = _base_data(spec, path, located, memory)
+    except ScenarioError as exc:
+        raise ScenarioError(problems + exc.problems) from None
     if spec.steps is not None:
         base["steps"] = spec.steps
     points = parameter_points(spec)
-    resolved, problems = {}, []
+    resolved = {}
     strategies = spec.strategies or {"base": {}}
     for name, overrides in strategies.items():
         for index, point in enumerate(points):
@@ -292,6 +346,15 @@ def load_sweep(path: str | Path, scale: float = 1.0) -> Sweep:
     return Sweep(spec, source, points, resolved, replication_seeds(spec.seed, spec.replications), scale)
 
 
+def _spec_without(data: dict, problems: list[Problem]) -> SweepSpec | None:
+    """The spec read from the keys that have no problem (so the others can still be checked), or None."""
+    bad = {p.path.split(".")[0].split("[")[0] for p in problems}
+    try:
+        return SweepSpec.model_validate({k: v for k, v in data.items() if k not in bad})
+    except ValueError:  # a required key (base) is the one with the problem
+        return None
+
+
 def _measure_problems(data: dict, located: Located) -> list[Problem]:
     measures = data.get("measures")
     if not isinstance(measures, list):
@@ -301,6 +364,29 @@ def _measure_problems(data: dict, located: Located) -> list[Problem]:
         for i, m in enumerate(measures)
         if m not in MEASURES
     ]
+
+
+def _objective_problems(data: dict, located: Located) -> list[Problem]:
+    """An objective naming no measure (with the nearest name), or one whose direction must be said."""
+    value = data.get("objective")
+    path: tuple = ("objective",)
+    if isinstance(value, dict):
+        value, path = value.get("measure"), ("objective", "measure")
+        if "goal" in data["objective"]:
+            return _unknown_measure(value, path, located)
+    if not isinstance(value, str):
+        return []  # absent, or the wrong type: the schema says so
+    problems = _unknown_measure(value, path, located)
+    if not problems and GOALS.get(value) is None:
+        message = f"'{value}' has no default direction: write objective: {{measure: {value}, goal: max}} (or goal: min)"
+        problems.append(Problem(*located.where(path), ".".join(path), message))
+    return problems
+
+
+def _unknown_measure(value: Any, path: tuple, located: Located) -> list[Problem]:
+    if not isinstance(value, str) or value in MEASURES:
+        return []
+    return [Problem(*located.where(path), ".".join(path), f"unknown measure '{value}'{nearest(value, MEASURES)}")]
 
 
 def _base_data(spec: SweepSpec, path: Path, located: Located, memory: bool = True) -> dict:
@@ -331,12 +417,11 @@ def _resolve(
     for where, key, value in changes:
         try:
             data = apply_override(data, key, value)
-        except OverrideError as exc:
+        except OverrideError as exc:  # set aside, so the other changes are still checked
             problems.append(Problem(*located.where(where), ".".join(where), str(exc)))
-    if problems:
-        return None, problems
     try:
-        return to_dict(validate(data, Located(located.source), memory)), []
+        scenario = to_dict(validate(data, Located(located.source), memory))
+        return (None if problems else scenario), problems
     except ScenarioError as exc:
         for problem in exc.problems:
             dotted = problem.path.replace("[", ".").replace("]", "")

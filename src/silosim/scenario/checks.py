@@ -9,6 +9,8 @@ in one :class:`~silosim.scenario.errors.ScenarioError`, so a user fixes a file i
 
 from __future__ import annotations
 
+import copy
+import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
@@ -16,8 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from silosim.scenario.errors import Problem, ScenarioError, nearest
-from silosim.scenario.located import Located, render_path
+from silosim.scenario.errors import Problem, ScenarioError, nearest, printable
+from silosim.scenario.located import MAX_YAML_DEPTH, Located, render_path
 from silosim.scenario.overrides import OverrideError, apply_override, check_runtime_key
 from silosim.scenario.schema import RUN_NAME_PATTERN, Scenario, flatten_changes, inner_model
 
@@ -29,6 +31,11 @@ ORG = ("organization",)
 def schema_problems(data: dict, located: Located, schema: type[BaseModel] | None = None) -> list[Problem]:
     """Types, ranges and unknown keys, via a pydantic schema (the scenario's by default).
 
+    A misspelled key does not hide what it holds: where a mapping has an unknown key whose
+    nearest valid name is absent (``organisation:`` for ``organization:``), its content is checked
+    against that name's schema, its problems named at the key as written, and the intended key is
+    not also called missing.
+
     Args:
         data: raw data, as parsed.
         located: where each key path of ``data`` came from.
@@ -37,19 +44,109 @@ def schema_problems(data: dict, located: Located, schema: type[BaseModel] | None
     Returns:
         One problem per pydantic error, in the file's words.
     """
-    schema = schema or Scenario
-    try:
-        schema.model_validate(data)
-    except ValidationError as exc:
-        return [_pydantic_problem(err, data, located, schema) for err in exc.errors()]
-    return []
+    return _schema_check(data, located, schema or Scenario)[0]
 
 
-def _pydantic_problem(err: dict, data: Any, located: Located, schema: type[BaseModel]) -> Problem:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+def _schema_check(data: Any, located: Located, schema: type[BaseModel]) -> tuple[list[Problem], Any, dict[tuple, str]]:
+    """:func:`schema_problems`, with the data respelled and its renames (:func:`respelled`)."""
+    spelled, renames, errors = _respell(data, schema)
+    problems = [
+        Problem(*located.where(written), render_path(written, data), f"unknown key '{written[-1]}'{hint}")
+        for written, hint in _renamed_keys(renames, schema)
+    ]
+    problems += [_pydantic_problem(err, data, located, schema, renames) for err in errors]
+    return problems, spelled, renames
+
+
+# a misspelling close enough to be read as the key it misses (organisation → organization: 0.92)
+_RESPELL_CUTOFF = 0.8
+
+
+def respelled(data: Any, schema: type[BaseModel]) -> tuple[Any, dict[tuple, str]]:
+    """Raw data with each misspelled key renamed to the valid key it nearly spells, where that key is absent.
+
+    Args:
+        data: raw data, as parsed.
+        schema: the model ``data`` should fit.
+
+    Returns:
+        The data respelled (``data`` itself when nothing is), and the renames: the key path as
+        respelled → the key as written.
+    """
+    spelled, renames, _ = _respell(data, schema)
+    return spelled, renames
+
+
+def _respell(data: Any, schema: type[BaseModel]) -> tuple[Any, dict[tuple, str], list]:
+    """:func:`respelled`, with the pydantic errors of the respelled data (one validation when nothing is)."""
+    renames: dict[tuple, str] = {}
+    spelled = data
+    for _ in range(MAX_YAML_DEPTH + 1):  # a typo inside a typo's content shows once the outer one is respelled
+        try:
+            schema.model_validate(spelled)
+            return spelled, renames, []
+        except ValidationError as exc:
+            errors = exc.errors()
+        found = False
+        for err in errors if isinstance(data, dict) else ():
+            if err["type"] != "extra_forbidden":
+                continue
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+            parent, key = _node(spelled, loc[:-1]), loc[-1]
+            model = _model_at(loc[:-1], schema)
+            if not isinstance(parent, dict) or model is None or key not in parent:
+                continue
+            match = difflib.get_close_matches(str(key), list(model.model_fields), n=1, cutoff=_RESPELL_CUTOFF)
+            if not match or match[0] in parent:
+                continue
+            if spelled is data:
+                spelled = copy.deepcopy(data)
+                parent = _node(spelled, loc[:-1])
+            parent[match[0]] = parent.pop(key)
+            renames[(*loc[:-1], match[0])] = key
+            found = True
+        if not found:
+            break
+    return spelled, renames, errors
+
+
+def written_path(path: tuple, renames: dict[tuple, str]) -> tuple:
+    """A key path of respelled data (:func:`respelled`) as the file writes it."""
+    out = list(path)
+    for n in range(1, len(path) + 1):
+        if tuple(path[:n]) in renames:
+            out[n - 1] = renames[tuple(path[:n])]
+    return tuple(out)
+
+
+def _renamed_keys(renames: dict[tuple, str], schema: type[BaseModel]) -> Iterator[tuple[tuple, str]]:
+    """(written key path, hint) of each key :func:`respelled` renamed: still an unknown key, with its hint."""
+    for path in renames:
+        model = _model_at(path[:-1], schema)
+        written = written_path(path, renames)
+        yield written, nearest(written[-1], list(model.model_fields) if model else [])
+
+
+def _node(data: Any, path: tuple) -> Any:
+    """The value at a key path of raw data, or None."""
+    for part in path:
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _pydantic_problem(
+    err: dict, data: Any, located: Located, schema: type[BaseModel], renames: dict[tuple, str] | None = None
+) -> Problem:
+    spelled_loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+    loc = written_path(spelled_loc, renames or {})
     kind, got = err["type"], err.get("input")
     if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1], schema)
+        parent = _model_at(spelled_loc[:-1], schema)
         message = f"unknown key '{loc[-1]}'{nearest(loc[-1], list(parent.model_fields) if parent else [])}"
     elif kind == "missing":
         message = "required key is missing"
@@ -69,15 +166,50 @@ def _pydantic_problem(err: dict, data: Any, located: Located, schema: type[BaseM
         )
     elif kind == "value_error":
         message = str(err["ctx"]["error"])
+    elif kind in _EXPECTED_TYPE:
+        message = f"expected {_EXPECTED_TYPE[kind]}, got {described(got)}"
     elif isinstance(got, (dict, list)):
-        message = err["msg"][0].lower() + err["msg"][1:] + f", got a {'list' if isinstance(got, list) else 'mapping'}"
+        message = err["msg"][0].lower() + err["msg"][1:] + f", got {described(got)}"
     else:
         message = f"{err['msg'][0].lower()}{err['msg'][1:]}, got {got!r}"
     return Problem(*located.where(loc), render_path(loc, data), message)
 
 
-# pydantic names the branch of a union in an error's location; it is not a key of the file
-_UNION_TAGS = {"values", "range", "str", "dict[str,any]"}
+# what a wrong type of value should have been, by pydantic error type (strict mode: no "300" for 300)
+_EXPECTED_TYPE = {
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "list_type": "a list",
+}
+
+
+def described(value: Any) -> str:
+    """A value of raw data as the file wrote it: ``the string '300' (write it without quotes)``, ``true``, ``null``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null (no value)"
+    if isinstance(value, str):
+        quoted = f"the string {printable(repr(value))}"
+        try:
+            float(value)
+        except ValueError:
+            return quoted
+        return quoted + " (write the number without quotes)"
+    if isinstance(value, (dict, list)):
+        return "a list" if isinstance(value, list) else "a mapping"
+    return repr(value)
+
+
+# pydantic names the branch of a union in an error's location (a sweep's vary: values, range; objective: spec):
+# not a key of the file
+_UNION_TAGS = {"values", "range", "str", "dict[str,any]", "spec"}
 
 
 def _model_at(path: tuple, schema: type[BaseModel]) -> type[BaseModel] | None:
@@ -215,6 +347,8 @@ def _communities(names: _Names) -> _Found:
                     yield where, _unknown("stakeholder group", group, list(names.groups))
                 continue
             external = names.groups[group].get("external", True)
+            if not isinstance(external, bool):
+                continue  # the schema's to report
             joins = isinstance(share, (int, float)) and share > 0
             if joins and audience in ("internal", "external") and external != (audience == "external"):
                 yield (
@@ -282,8 +416,22 @@ def _insight_target(data: dict, names: _Names) -> _Found:
         yield ("metrics", "insight_target"), _unknown("department", target, names.dept_names)
 
 
-def _reference_problems(data: dict, located: Located) -> list[Problem]:
+@dataclass(frozen=True)
+class _Where:
+    """Locates problems found in respelled data (:func:`respelled`) at the keys as the file writes them."""
+
+    located: Located
+    written: Any  # the data as written: its list items name the path (`departments[hr]`)
+    renames: dict[tuple, str]
+
+    def problem(self, path: tuple, message: str) -> Problem:
+        path = written_path(path, self.renames)
+        return Problem(*self.located.where(path), render_path(path, self.written), message)
+
+
+def _reference_problems(data: dict, located: Located | _Where) -> list[Problem]:
     """Names that refer to nothing, duplicate names, impossible combinations."""
+    where = located if isinstance(located, _Where) else _Where(located, data, {})
     names = _Names.of(data)
     found = chain(
         _duplicates(data, names),
@@ -293,42 +441,41 @@ def _reference_problems(data: dict, located: Located) -> list[Problem]:
         _needs(data),
         _insight_target(data, names),
     )
-    return [Problem(*located.where(path), render_path(path, data), message) for path, message in found]
+    return [where.problem(path, message) for path, message in found]
 
 
 # --------------------------------------------------------------------------- events
 
 
-def _event_problems(data: dict, located: Located) -> list[Problem]:
-    """Each event lands within the run and applies cleanly; then all of them, in order, keep it valid."""
+def _event_problems(data: dict, where: _Where) -> list[Problem]:
+    """Each event lands within the run and applies cleanly; then all of them, in order, keep it valid.
+
+    A change that does not apply is reported and left out, so the others are still checked.
+    """
     problems: list[Problem] = []
+    refused: set[tuple[int, str]] = set()
     steps = data.get("steps", 200)
     for i, event in _items(data, "events"):
         if not isinstance(event, dict):
             continue
         at = event.get("at")
         if isinstance(at, int) and isinstance(steps, int) and at > steps:
-            problems.append(
-                Problem(
-                    *located.where(("events", i, "at")),
-                    f"events[{i}].at",
-                    f"event at step {at} is past the last step ({steps})",
-                )
-            )
+            problems.append(where.problem(("events", i, "at"), f"event at step {at} is past the last step ({steps})"))
         changes = event.get("set")
         if not isinstance(changes, dict):
             continue
         for key, value in flatten_changes(changes).items():
             written = next((k for k in changes if key == k or key.startswith(f"{k}.")), key)
-            where = ("events", i, "set", written)
             try:
                 check_runtime_key(str(key))
                 if value == {}:
                     raise OverrideError("an empty mapping sets nothing: name the keys to change")
                 apply_override(data, str(key), value)
             except OverrideError as exc:
-                problems.append(Problem(*located.where(where), f"events[{i}].set.{key}", str(exc)))
-    return problems or _after_events(data, located)
+                refused.add((i, key))
+                problem = where.problem(("events", i, "set", written), str(exc))
+                problems.append(Problem(problem.source, problem.line, f"events[{i}].set.{key}", problem.message))
+    return problems + _after_events(data, where, refused)
 
 
 def _step(event: Any) -> float:
@@ -337,33 +484,32 @@ def _step(event: Any) -> float:
     return at if isinstance(at, (int, float)) else 0
 
 
-def _after_events(data: dict, located: Located) -> list[Problem]:
-    """Every event's changes together, in order, give a valid scenario.
+def _after_events(data: dict, where: _Where, refused: set[tuple[int, str]]) -> list[Problem]:
+    """Every event's changes together, in order, give a valid scenario (changes ``refused`` left out).
 
     Only the problems an event introduces are reported, once, at the event (the file's own are
     reported at their lines).
     """
     problems: list[Problem] = []
-    base = Located(located.source)
+    base = Located(where.located.source)
     reported = {(p.path, p.message) for p in schema_problems(data, base) + _reference_problems(data, base)}
     current = data
     for i, event in sorted(_items(data, "events"), key=lambda e: _step(e[1])):
         if not isinstance(event, dict) or not isinstance(event.get("set"), dict):
             continue
         for key, value in flatten_changes(event["set"]).items():
-            current = apply_override(current, str(key), value)
-        inner = Located(located.source)
+            if (i, key) in refused:
+                continue
+            try:
+                current = apply_override(current, str(key), value)
+            except OverrideError:  # applies to the file's data, not after an earlier event: that event's problem
+                continue
+        inner = Located(where.located.source)
         for problem in schema_problems(current, inner) + _reference_problems(current, inner):
             if (problem.path, problem.message) in reported:
                 continue
             reported.add((problem.path, problem.message))
-            problems.append(
-                Problem(
-                    *located.where(("events", i, "set")),
-                    f"events[{i}].set",
-                    f"after this event, {problem.path}: {problem.message}",
-                )
-            )
+            problems.append(where.problem(("events", i, "set"), f"after this event, {problem.path}: {problem.message}"))
     return problems
 
 
@@ -387,8 +533,10 @@ def validate(data: Any, located: Located, check_memory: bool = True) -> Scenario
         raise ScenarioError(
             [Problem(located.source, located.line(()) or 1, "", f"expected a mapping of scenario keys, got {got}")]
         )
-    problems = located.problems + schema_problems(data, located) + _reference_problems(data, located)
-    problems += _event_problems(data, located)
+    # `organisation:` is checked as the organization it misspells, its cross-references and events too
+    problems, spelled, renames = _schema_check(data, located, Scenario)
+    where = _Where(located, data, renames)
+    problems = located.problems + problems + _reference_problems(spelled, where) + _event_problems(spelled, where)
     if problems:
         raise ScenarioError(problems)
     scenario = Scenario.model_validate(data)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from silosim.scenario.checks import validate
-from silosim.scenario.errors import Problem, ScenarioError
+from silosim.scenario.errors import Problem, ScenarioError, nearest
 from silosim.scenario.located import MAX_YAML_BYTES, Located, parse_yaml
 from silosim.scenario.overrides import OverrideError, apply_override, generic_key, key_path, parse_value
 from silosim.scenario.schema import Scenario
@@ -59,6 +59,14 @@ def load(
         if path.is_file() and path.stat().st_size > MAX_YAML_BYTES:
             raise ScenarioError([Problem(source, None, "", f"file is larger than {MAX_YAML_BYTES:,} bytes: refused")])
         text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        message = f"a folder, not a file: give its YAML files, e.g. {path / '*.yaml'}"
+        raise ScenarioError([Problem(source, None, "", message)]) from None
+    except FileNotFoundError as exc:
+        there = sorted(p.name for p in path.parent.glob("*.y*ml")) if path.parent.is_dir() else []
+        hint = nearest(path.name, there) if there else ""
+        message = f"cannot read file: {exc.strerror or exc}" + (hint if "did you mean" in hint else "")
+        raise ScenarioError([Problem(source, None, "", message)]) from None
     except OSError as exc:
         raise ScenarioError([Problem(source, None, "", f"cannot read file: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError:
@@ -87,24 +95,39 @@ def validate_with_overrides(
     Raises:
         ScenarioError: every problem found.
     """
-    _check_scale(scale)
     problems: list[Problem] = []
+    try:
+        _check_scale(scale)
+    except ScenarioError as exc:
+        problems += exc.problems
     for override in overrides:
         flag, item = override if isinstance(override, tuple) else ("--set", override)
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep:
-            problems.append(Problem(flag, None, item, "expected key=value, e.g. ownership.rule=glue"))
+            problems.append(Problem(flag, None, item, _missing_equals(flag, item)))
             continue
         try:
             data = apply_override(data, key, parse_value(raw))
             located.overridden[key_path(data, key)] = flag
         except OverrideError as exc:
             problems.append(Problem(flag, None, key, str(exc)))
+    try:  # the file's problems with those of the flags: a scaled scenario's memory is checked once scaled
+        scenario = validate(data, located, check_memory and scale == 1 and not problems)
+    except ScenarioError as exc:
+        problems += exc.problems
     if problems:
         raise ScenarioError(problems)
-    scenario = validate(data, located, check_memory and scale == 1)  # a scaled one is checked once scaled
     return scaled(scenario, scale, located.source)
+
+
+def _missing_equals(flag: str, item: str) -> str:
+    """The message for a ``--set`` item without ``=``: how to write it (``key:0.2``, ``key`` alone)."""
+    key, sep, value = item.partition(":")
+    if sep and key.strip() and value.strip():
+        return f"expected key=value: write {flag} {key.strip()}={value.strip()}"
+    example = item.strip() if item.strip() and " " not in item.strip() else "ownership.rule"
+    return f"expected key=value: write {flag} {example}=VALUE, e.g. {flag} ownership.rule=glue"
 
 
 def scaled(scenario: Scenario, k: float, source: str | None = None) -> Scenario:

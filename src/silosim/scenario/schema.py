@@ -47,8 +47,8 @@ class Department(StrictModel):
         0.3,
         ge=0,
         le=1,
-        description="Share of its people who engage each step (its glue quality); "
-        "also its chance per step to relay items across the communities it may relay in.",
+        description="Share of its people who engage each step (its glue quality): its capacity is "
+        "headcount × reach exchanges per step.",
     )
     openness: float = Field(0.5, ge=0, le=1, description="Willingness to post in communities it does not own.")
 
@@ -60,7 +60,11 @@ class CommunityManager(StrictModel):
     home: str | None = Field(None, description="Department that employs it, or `null` for hired outside the org chart.")
     capacity: int = Field(2, ge=0, le=MAX_COMMUNITIES, description="Number of communities it can animate.")
     brokerage: float = Field(
-        0.5, ge=0, le=1, description="Chance per step to relay items across the communities it animates."
+        0.5,
+        ge=0,
+        le=1,
+        description="Not read by the Model 2.0 dynamics (a manager's relaying is its capacity × "
+        "`dynamics.cm_exchanges`); accepted so that older files load.",
     )
 
 
