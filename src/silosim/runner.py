@@ -15,13 +15,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pandas as pd
 import yaml
 from tqdm import tqdm
 
 from silosim import __version__
+from silosim.analysis.conclusion import insight_target, run_conclusion, scenario_warnings
 from silosim.atomic import atomic_folder
 from silosim.metrics import MEASURES
 from silosim.model import SiloModel
@@ -39,53 +40,132 @@ class RunResult:
     model: SiloModel
 
 
+# The bar's format until the first measurement: no time left, since the first steps load (or compile) the
+# numba code and a remaining time read from them would be wildly long ("21:35" for a 4-second run).
+WARMING_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}, time left after step WARM]"
+
+
 def run(scenario: Scenario, progress: bool = False) -> RunResult:
-    """Run a validated scenario for its ``steps`` with its ``seed``."""
+    """Run a validated scenario for its ``steps`` with its ``seed``.
+
+    The progress bar shows no time left until the first measurement (step
+    ``metrics.every``): until then every step may load compiled code. The bar
+    then starts again from that step, so its rate and time left are the run's.
+    """
     started = time.perf_counter()
     model = SiloModel(scenario)
-    with tqdm(total=scenario.steps, desc=scenario.name, unit="step", disable=not progress, leave=False) as bar:
+    warm = min(scenario.metrics.every, scenario.steps)
+    bar = _bar(scenario, progress, bar_format=WARMING_FORMAT.replace("WARM", str(warm)))
+    try:
         while model.running:
             model.step()
-            bar.update(1)
+            if model.steps == warm and model.running:
+                bar.close()
+                bar = _bar(scenario, progress, initial=model.steps)
+            else:
+                bar.update(1)
             if model.measures.get("step") == model.steps and model.window_items:  # no verdict before items end
                 bar.set_postfix(reach=f"{model.measures['cross_reach']:.2f}", verdict=model.measures["verdict"])
+    finally:
+        bar.close()
     model.collect()
     timeseries = model.timeseries()
-    summary = {
-        "scenario": scenario.name,
-        "verdict": model.measures["verdict"],
-        "verdict_reason": model.verdict_reason,
-        "seed": scenario.seed,
-        "steps": model.steps,
-        "silosim_version": __version__,
-        "measures": {name: _plain(model.measures[name]) for name in MEASURES},
-        "constraint": {name: _plain(value) for name, value in model.constraint.items()},
-        "window": [model.window_start(), model.steps],
-        "window_items": model.window_items,
-        "items_retired_early": model.items.retired_early,
-        "convergence": convergence_note(model),
-        "verdict_variants": model.verdict_variants(),
-        "silos": _silos(model),
-        "owners": dict(zip((c.name for c in scenario.communities), model.assignment.owners, strict=True)),
-        "wall_time_s": round(time.perf_counter() - started, 3),
-    }
+    summary = summarise(model, final=True, wall_time_s=round(time.perf_counter() - started, 3))
     return RunResult(scenario, scenario.seed, timeseries, summary, model)
 
 
-def convergence_note(model: SiloModel) -> str:
-    """Whether the verdict describes a steady state, and if not, how much longer to run."""
+def _bar(scenario: Scenario, progress: bool, **options: Any) -> tqdm:
+    return tqdm(total=scenario.steps, desc=scenario.name, unit="step", disable=not progress, leave=False, **options)
+
+
+def summarise(model: SiloModel, *, final: bool = True, wall_time_s: float | None = None) -> dict:
+    """The summary of a run as it stands: the latest measurement, the verdict, its caveats and its conclusion.
+
+    Reads the model's latest measurement and never measures (measuring closes
+    an interval, which would change the run), so it can be called after any
+    step, mid-run too (the page calls it with ``final=False``); before the
+    first measurement every measure is None and the verdict ``n/a``.
+
+    Args:
+        model: the model, finished or not.
+        final: whether the run is over; when false the conclusion says "so far".
+        wall_time_s: the run's time, for ``summary.json``.
+
+    Returns:
+        The dict written as ``summary.json``: ``scenario``, ``verdict``, ``verdict_reason``,
+        ``conclusion`` (:func:`silosim.analysis.conclusion.run_conclusion`), ``warnings``
+        (:func:`silosim.analysis.conclusion.scenario_warnings`), ``seed``, ``steps``, ``measures``, …
+    """
+    scenario, m = model.config, model.measures
+    measured = "step" in m
+    cfg = scenario.metrics
+    step = m["step"] if measured else model.steps
+    summary = {
+        "scenario": scenario.name,
+        "verdict": m.get("verdict", "n/a"),
+        "verdict_reason": model.verdict_reason if measured else f"not measured yet (first at step {cfg.every})",
+        "conclusion": "",
+        "warnings": scenario_warnings(scenario),
+        "final": final,
+        "seed": scenario.seed,
+        "steps": model.steps,
+        "steps_planned": scenario.steps,
+        "measured_step": m.get("step"),  # the latest measurement's step; None before the first
+        "silosim_version": __version__,
+        "measures": {name: _plain(m.get(name, math.nan)) for name in MEASURES},
+        "constraint": {name: _plain(value) for name, value in getattr(model, "constraint", {}).items()},
+        "window": [model.window_start(step), step],
+        "window_items": getattr(model, "window_items", 0),
+        "items_retired_early": model.items.retired_early,
+        "convergence": convergence_note(model, final=final),
+        "verdict_variants": model.verdict_variants() if measured else {},
+        "thresholds": cfg.verdict.model_dump(),
+        "metrics": {"every": cfg.every, "burn_in": cfg.burn_in, "window": cfg.window, "tolerance": cfg.tolerance},
+        "insight_target": insight_target(scenario),
+        "silos": _silos(model) if measured else [],
+        "silo_shares": _silo_shares(model) if measured else [],
+        "owners": dict(zip((c.name for c in scenario.communities), model.assignment.owners, strict=True)),
+        "wall_time_s": wall_time_s,
+    }
+    summary["conclusion"] = run_conclusion(summary)
+    return summary
+
+
+def convergence_note(model: SiloModel, *, final: bool = True) -> str:
+    """Whether the verdict describes a steady state, and if not, how much longer to run.
+
+    ``converged`` (:func:`silosim.metrics.converged`) holds when the trend of
+    ``cross_reach`` over the window is within ``tolerance``, or within two
+    standard errors of no change (noise between measurements, not a trend);
+    the note says which.
+    """
     cfg, m = model.config.metrics, model.measures
-    start, change = model.window_start(), m["reach_trend"]
-    if model.steps <= cfg.burn_in:
+    if "step" not in m:
+        return f"not measured yet: the first measurement is at step {cfg.every}"
+    step = m["step"]
+    start, change = model.window_start(step), m["reach_trend"]
+    if step <= cfg.burn_in:
         need = cfg.burn_in + cfg.window
-        return f"not converged: the run ends inside its burn-in ({cfg.burn_in} steps); run at least {need} steps"
+        if final:
+            return f"not converged: the run ends inside its burn-in ({cfg.burn_in} steps); run at least {need} steps"
+        return f"not converged yet: step {step} is inside the burn-in ({cfg.burn_in} steps), still settling"
     trend = "n/a" if math.isnan(change) else f"{change:+.3f}"
+    moved = f"cross_reach moved {trend} over steps {start}-{step}"
     if m["converged"]:
-        return f"converged: cross_reach moved {trend} over steps {start}-{model.steps} (tolerance {cfg.tolerance})"
-    return (
-        f"not converged: cross_reach still moved {trend} over steps {start}-{model.steps} (tolerance {cfg.tolerance}); "
-        f"the verdict may change: run at least {2 * model.steps} steps"
-    )
+        if abs(change) <= cfg.tolerance:
+            return f"converged{'' if final else ' so far'}: {moved}, within the tolerance {cfg.tolerance}"
+        return (
+            f"converged{'' if final else ' so far'}: {moved}, more than the tolerance {cfg.tolerance} but within two "
+            "standard errors of no change: noise between measurements, not a trend"
+        )
+    if math.isnan(change):
+        why = f"too few measurements with a value in steps {start}-{step} to fit a trend (cross_reach moved n/a)"
+    else:
+        why = f"cross_reach still moved {trend} over steps {start}-{step}, more than the tolerance {cfg.tolerance} and "
+        why += "than two standard errors of its noise"
+    if final:
+        return f"not converged: {why}; the verdict may change: run at least {2 * step} steps"
+    return f"not converged yet: {why}; the run goes on to step {model.config.steps}"
 
 
 def _plain(value: float | int) -> float | int | None:
@@ -93,6 +173,16 @@ def _plain(value: float | int) -> float | int | None:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def _silo_shares(model: SiloModel) -> list[float]:
+    """Each silo's share of the communities' members, in :func:`_silos` order (as ``largest_merged_share``)."""
+    labels, sizes = model.silo_labels, model.community_sizes
+    keep = labels >= 0
+    total = float(sizes[keep].sum())
+    if total == 0:
+        return []
+    return [float(sizes[labels == label].sum()) / total for label in dict.fromkeys(labels[keep].tolist())]
 
 
 def _silos(model: SiloModel) -> list[list[str]]:

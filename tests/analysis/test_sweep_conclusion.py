@@ -303,3 +303,17 @@ def test_a_verdict_the_objective_does_not_explain_gets_its_sentence(tmp_path):
     assert "`b` is not distinguishable from `a` on `cross_reach` (Δ +0.000 [-0.025, +0.025]) yet ends merged" in text
     assert "where `a` ends fragmented" in text
     assert "`largest_merged_share` 1.000 [1.000, 1.000] against 0.500 [0.500, 0.500]" in text
+
+
+def test_a_silo_count_that_seems_to_contradict_the_verdict_is_explained(tmp_path):
+    values = {("a", 0, r): 0.03 for r in range(3)} | {("b", 0, r): 0.9 for r in range(3)}
+    runs = frame(values)  # every measure 1.0 (one silo) unless set
+    runs.loc[runs.strategy == "a", "verdict"] = "siloed"  # one silo, yet items reach 3% of the others
+    runs.loc[runs.strategy == "b", "silo_count"] = 2.0  # two silos, yet merged
+    text = conclude(tmp_path, runs, meta(["a", "b"]))
+    assert "`a` ends siloed with silo_count 1.0: joined is not merged." in text
+    assert "reaches 3% of another community's members on average (`cross_reach`), under the siloed_reach of 5%" in text
+    assert "`b` ends merged with silo_count 2.0: the communities apart hold less than 10% of the members" in text
+    runs.loc[runs.strategy == "a", "silo_count"] = 3.0  # now the figures agree with the verdict: no sentence
+    (tmp_path / "again").mkdir()
+    assert "`a` ends siloed" not in conclude(tmp_path / "again", runs, meta(["a", "b"]))

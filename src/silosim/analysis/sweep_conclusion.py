@@ -18,7 +18,7 @@ differences within noise (``no strategy is distinguishable from …``), a winner
 that changes across parameter points, base events that apply to every strategy.
 
 Pure: pandas and :mod:`silosim.stats`; the scenario warnings come from
-:func:`silosim.analysis.conclusion.scenario_warnings` when that module exists.
+:func:`silosim.analysis.conclusion.scenario_warnings`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from silosim.analysis.conclusion import scenario_warnings
 from silosim.analysis.text import plural
 from silosim.metrics import VERDICT_DEFAULTS, VERDICTS
 from silosim.stats import paired_difference
@@ -110,15 +111,6 @@ def base_events(resolved: list[dict], changed: Iterable[str]) -> list[dict]:
 def _covers(key: str, changed: set[str]) -> bool:
     """Whether an event's key sets one a strategy or ``vary`` sets (the same, inside, or around it)."""
     return any(key == c or c.startswith(key + ".") or key.startswith(c + ".") for c in changed)
-
-
-def scenario_warnings(scenario: Scenario) -> list[str]:
-    """:func:`silosim.analysis.conclusion.scenario_warnings` of a scenario; ``[]`` while it does not exist."""
-    try:
-        from silosim.analysis.conclusion import scenario_warnings as warnings_of
-    except ImportError:
-        return []
-    return list(warnings_of(scenario))
 
 
 def sweep_warnings(scenarios: dict[str, list[Scenario]], limit: int = 200) -> list[str]:
@@ -253,6 +245,7 @@ def conclusion(runs: pd.DataFrame, groups: list[Group], meta: dict) -> str:
             sentences += _within_noise(overall, reference, measure)
         sentences += _same_objective_other_verdict(overall, measure, meta)
         sentences += _winner_by_point(groups, best.strategy, measure, direction, meta)
+    sentences += _structure_against_verdict(runs, overall, meta)
     sentences.append(_verdict_sentence(overall))
     caveats = _caveats(runs, overall, ranked, measure, meta)
     text = " ".join(s for s in sentences if s)
@@ -327,6 +320,38 @@ def _same_objective_other_verdict(overall: list[Group], measure: str, meta: dict
                 f"{_interval(reference.means['largest_merged_share'])})"
             )
         out.append(text + ".")
+    return out
+
+
+def _structure_against_verdict(runs: pd.DataFrame, overall: list[Group], meta: dict) -> list[str]:
+    """Why a strategy's verdict and its silo count seem to disagree (one silo yet not merged, several yet merged)."""
+    t = {**VERDICT_DEFAULTS, **meta.get("thresholds", {})}
+    ok = runs[runs["status"] == "ok"]
+    if not {"silo_count", "cross_reach"} <= set(ok.columns):
+        return []
+    out = []
+    for g in overall:
+        mine, verdict = ok[ok["strategy"] == g.strategy], _majority(g)
+        silos, reach = mine["silo_count"].mean(), mine["cross_reach"].mean()
+        if not (np.isfinite(silos) and np.isfinite(reach)):
+            continue
+        if verdict != "merged" and silos <= 1.05:
+            needed = (
+                f"under the siloed_reach of {t['siloed_reach']:.0%}"
+                if verdict == "siloed"
+                else f"under the merged_reach of {t['merged_reach']:.0%} that merged needs"
+            )
+            out.append(
+                f"`{g.strategy}` ends {verdict} with silo_count {silos:.1f}: joined is not merged. Its communities "
+                f"exchange items both ways (one group), but an item reaches {reach:.0%} of another community's "
+                f"members on average (`cross_reach`), {needed}."
+            )
+        elif verdict == "merged" and silos > 1.05:
+            out.append(
+                f"`{g.strategy}` ends merged with silo_count {silos:.1f}: the communities apart hold less than "
+                f"{1 - t['merged_share']:.0%} of the members, and merged asks the largest joined group for "
+                f"{t['merged_share']:.0%} of them, not for all."
+            )
     return out
 
 

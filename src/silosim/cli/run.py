@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import textwrap
 from pathlib import Path
 
+from silosim.analysis.conclusion import scenario_warnings, structure_note
 from silosim.analysis.text import number
 from silosim.cli.parser import UsageError, add_scale
 from silosim.scenario import load
@@ -48,12 +51,26 @@ def main(args: argparse.Namespace) -> int:
     runner.check_out_dir(out, "--out")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"silosim run: --out {out} exists and is not an empty folder; choose another")
+    for warning in scenario_warnings(scenario):  # before the run: the user may stop it and fix the file
+        print(wrap(warning, "warning: "), file=sys.stderr)
     result = runner.run(scenario, progress=not args.quiet)
     out = runner.write_results(result, out)
     if not args.quiet:
         print(summary_table(result.summary))
+        print()
+        print("\n\n".join(wrap(paragraph) for paragraph in result.summary["conclusion"].split("\n\n")))
     print(f"results: {out}")
     return 0
+
+
+WIDTH = 88  # columns of the printed conclusion and warnings
+
+
+def wrap(text: str, first: str = "", indent: str = "", width: int = WIDTH) -> str:
+    """``text`` wrapped to ``width`` columns, the first line after ``first``, the others after ``indent``."""
+    return textwrap.fill(
+        text, width, initial_indent=first, subsequent_indent=indent or " " * len(first), break_on_hyphens=False
+    )
 
 
 def summary_table(summary: dict) -> str:
@@ -62,13 +79,22 @@ def summary_table(summary: dict) -> str:
     width = max(len(name) for name, _ in rows)
     lines = [f"{summary['scenario']} (seed {summary['seed']}, {summary['steps']} steps)"]
     lines += [f"  {name:<{width}}  {value}" for name, value in rows]
-    silos = " | ".join(", ".join(group) for group in summary["silos"])
+    silos = " | ".join(", ".join(group) for group in summary["silos"]) or "n/a"
     verdict = f"{summary['verdict'].upper()}: {summary['verdict_reason']}"
-    lines += [f"  {'silos':<{width}}  {silos}", f"  {'verdict':<{width}}  {verdict}"]
+    hang = " " * (width + 4)
+
+    def row(label: str, text: str) -> str:
+        return wrap(text, f"  {label:<{width}}  ", hang)
+
+    lines += [row("silos", silos), row("verdict", verdict)]
+    note = structure_note(summary)  # a figure above that seems to contradict the verdict: why it does not
+    if note:
+        lines += [row("why", note)]
     if "convergence" in summary:
         start, end = summary["window"]
-        lines += [f"  {'window':<{width}}  steps {start}-{end}, {summary['window_items']} items ended in it"]
-        lines += [f"  {'':<{width}}  {summary['convergence']}"]
+        lines += [row("window", f"steps {start}-{end}, {summary['window_items']} items ended in it")]
+        lines += [row("", summary["convergence"])]
     if summary.get("items_retired_early"):
-        lines += [f"  {'warning':<{width}}  {summary['items_retired_early']} items ended before item_lifetime"]
+        lines += [row("warning", f"{summary['items_retired_early']} items ended before item_lifetime")]
+    lines += [row("warning", warning) for warning in summary.get("warnings", [])]
     return "\n".join(lines)

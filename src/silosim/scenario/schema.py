@@ -263,7 +263,11 @@ class Metrics(StrictModel):
         description="The verdict and final measures pool the last this many steps after burn-in.",
     )
     tolerance: float = Field(
-        0.05, gt=0, le=1, description="`converged` when `cross_reach` moves less than this over the window."
+        0.05,
+        gt=0,
+        le=1,
+        description="`converged` when `cross_reach` moves less than this over the window, "
+        "or less than two standard errors of its noise.",
     )
     insight_target: str | None = Field(
         None, description="Department whose learning of insights is timed; `null` means `rnd` if present."
