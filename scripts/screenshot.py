@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-FIGURE_SIZES = {(744, 504), (900, 558)}  # natural sizes of the community graph and the measures chart
+FIGURE_SIZES = {(744, 600), (1200, 558)}  # natural sizes of the community graph and the measures chart
 
 
 def free_port() -> int:

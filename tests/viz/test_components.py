@@ -1,8 +1,7 @@
 """The browser page's components, built from small models without a browser."""
 
-import copy
-import inspect
 import io
+import math
 import os
 import subprocess
 import sys
@@ -183,15 +182,34 @@ def test_measures_figure_has_a_panel_per_measure_and_marks_events():
     assert list(ei.get_xdata()) == [10, 20, 30]
     assert fig.axes[0].get_xlim() == (0, 150)  # the whole run, so the axis does not rescale
     assert "step 20: ownership.cross_posting=open" in " ".join(t.get_text() for t in fig.texts)
-    assert fig.get_suptitle().startswith("N/A at step 30: no item has ended yet")
+    assert fig.get_suptitle().startswith("No verdict yet (step 30 of 150): no item has ended yet")
 
 
 def test_verdict_in_words():
     model = SiloModel(scenario.from_dict(three_islands()))
-    assert figures.verdict_text(model) == "No measurement yet: the first is at step 10."
+    assert figures.verdict_text(model) == (
+        "No verdict yet (step 0 of 150): the flow between communities is first measured at step 10."
+    )
     for _ in range(10):
         model.step()
-    assert figures.verdict_text(model) == "N/A at step 10: no item has ended yet (items live 100 steps)"
+    verdict = figures.verdict_text(model)
+    assert verdict == "No verdict yet (step 10 of 150): no item has ended yet (items live 100 steps)"
+
+
+def test_verdict_reads_so_far_until_the_run_converges_or_ends():
+    data = flowing(three_islands()) | {"steps": 40}
+    model = stepped(data, 20)
+    reason = "items reach 0% of other communities' members (siloed_reach 5%)"  # three islands: nothing crosses
+    assert figures.verdict_text(model) == f"siloed so far (step 20 of 40; not converged): {reason}"
+    assert figures.verdict_box(model) is None  # a neutral box, not the red of a standing SILOED
+    model.measures["converged"] = 1.0  # as if the window had settled: the verdict stands, the run goes on
+    assert figures.verdict_text(model) == f"SILOED at step 20 of 40 (converged; the run goes on): {reason}"
+    assert figures.verdict_box(model) == "siloed"
+    for _ in range(20):
+        model.step()
+    assert not model.running
+    assert figures.verdict_text(model) == f"SILOED (final, step 40 of 40; not converged): {reason}"
+    assert figures.verdict_box(model) == "siloed"
 
 
 def test_status_shows_step_counter_and_rule():
@@ -319,20 +337,124 @@ def test_controls_are_scenario_changes():
     assert list(page.control_changes(values)) == [c.key for c in page.CONTROLS]
 
 
-def test_mesa_reset_passes_exactly_the_controls(islands_file):
-    """Mesa's Reset rebuilds ``type(model)(**kwargs)``; a ``scenario`` parameter would get a Mesa Scenario."""
-    from mesa.visualization.solara_viz import _build_model_init_kwargs, _check_model_params
+def test_after_a_refused_reset_the_controls_show_what_the_model_runs(islands_file):
+    """The page sets its controls to ``control_values`` of the new model's scenario after each Reset."""
+    refused = page.VizModel(**controls(islands_file, rule="glue", glue=page.NONE, exploration=0.5, seed="8"))
+    assert refused.reset_error is not None
+    shown = page.control_values(refused.config)
+    assert shown == page.control_values(scenario.load(islands_file))  # the scenario file, as it runs
+    assert (shown["rule"], shown["glue"], shown["exploration"], shown["seed"]) == ("most_involved", page.NONE, 0.1, "3")
+    accepted = page.VizModel(**controls(islands_file, rule="glue", glue="comms", exploration=0.5, seed=" 8 "))
+    shown = page.control_values(accepted.config)
+    assert (shown["rule"], shown["glue"], shown["exploration"], shown["seed"]) == ("glue", "comms", 0.5, "8")
 
-    params = page.model_params(str(islands_file), scenario.load(islands_file))
-    model = page.VizModel(**page.initial_kwargs(params))
-    _check_model_params(model, params)
-    kwargs = page.initial_kwargs(params)
-    rebuilt = _build_model_init_kwargs(
-        model, copy.copy(kwargs), add_scenario_when_empty=True, require_model_accepts_scenario=True
-    )
-    assert rebuilt == kwargs
-    names = list(inspect.signature(page.VizModel.__init__).parameters)
-    assert names == ["self", "source", "fallback", "scale", *(c.name for c in page.CONTROLS)]
+
+def test_the_first_measurement_is_at_step_0_and_changes_no_later_number(islands_file):
+    viz = page.VizModel(**controls(islands_file))
+    first = viz.first_measurement
+    assert first["step"] == 0 and first["verdict"] == "n/a"
+    assert math.isnan(first["cross_reach"]) and math.isnan(first["silo_count"])  # no item has ended
+    assert math.isnan(first["ei_index"])  # no tie yet
+    plain = SiloModel(scenario.load(islands_file))
+    # practices and their fit to needs are there from the start: those panels have a point at step 0
+    expected = plain._tie_snapshot()
+    for name in ("fit", "knowledge", "practice_convergence", "practice_diversity"):
+        assert math.isfinite(first[name]) and first[name] == expected[name]
+    assert not hasattr(viz, "tie_block")  # measured on a copy: the model's own state is untouched
+    plain = SiloModel(scenario.load(islands_file))
+    for _ in range(30):
+        viz.step()
+        plain.step()
+    pd.testing.assert_frame_equal(viz.timeseries(), plain.timeseries())  # the numbers of silosim run
+    frame = figures.measurements(viz)
+    assert frame["step"].tolist() == [0, 10, 20, 30]
+    assert frame.iloc[0]["fit"] == first["fit"]
+    assert figures.measurements(plain)["step"].tolist() == [10, 20, 30]
+
+
+def test_the_charts_have_data_at_step_0(islands_file):
+    viz = page.VizModel(**controls(islands_file))
+    fig = figures.measures_figure(viz)
+    titles = [ax.get_title() for ax in fig.axes]
+    fit = fig.axes[titles.index(dict(PANELS)["fit"])]
+    assert list(fit.get_lines()[0].get_xdata()) == [0]
+    assert list(fit.get_lines()[0].get_ydata()) == [viz.first_measurement["fit"]]
+    reach = fig.axes[titles.index(dict(PANELS)["cross_reach"])]
+    assert "n/a so far" in [t.get_text() for t in reach.texts]  # nothing to show before an item ends
+
+
+def test_the_page_chart_updated_in_place_draws_what_a_new_one_draws(islands_file):
+    viz = page.VizModel(**controls(islands_file))
+    chart = figures.MeasuresChart(viz)
+    chart.update()
+    for _ in range(30):
+        viz.step()
+    kept, fresh = chart.update(), figures.measures_figure(viz)
+    for old, new in zip(kept.axes, fresh.axes, strict=True):
+        np.testing.assert_array_equal(old.get_lines()[0].get_xydata(), new.get_lines()[0].get_xydata())
+        assert old.get_ylim() == pytest.approx(new.get_ylim())  # modularity and time to insight follow the data
+    assert kept.get_suptitle() == fresh.get_suptitle() and "step 30 of 150" in kept.get_suptitle()
+    assert list(kept.axes[0].get_lines()[0].get_xdata()) == [0, 10, 20, 30]
+
+
+class FakeClock:
+    """time.perf_counter and time.sleep for :func:`silosim.app.play`: sleeping and redrawing advance it."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeModel:
+    def __init__(self, steps: int, clock: FakeClock, cost: float = 0.0):
+        self.steps, self.last, self.clock, self.cost, self.running, self.at = 0, steps, clock, cost, True, []
+
+    def step(self) -> None:
+        self.steps += 1
+        self.at.append(round(self.clock.now, 6))
+        self.clock.now += self.cost
+        self.running = self.steps < self.last
+
+
+def test_play_keeps_its_speed_when_a_redraw_costs_five_steps(monkeypatch):
+    from silosim import app
+
+    clock = FakeClock()
+    monkeypatch.setattr(app, "time", clock)
+    model, drawn = FakeModel(30, clock), []
+
+    def redraw():
+        drawn.append(model.steps)
+        clock.now += 0.5  # five steps' time at 10 steps per second
+
+    app.play(model, 10, lambda: True, redraw)
+    # by hand: step 1 at 0.1 s, redrawn until 0.6 s; then 5 steps owed, run, redrawn when on time again
+    assert drawn == [1, 6, 11, 16, 21, 26, 30]
+    assert model.at[0] == 0.1 and model.at[-1] == 3.1  # 29 steps in 3.0 s: the speed asked for, 10 steps/s
+    assert not model.running
+
+
+def test_play_redraws_at_least_every_second_and_stops_when_told(monkeypatch):
+    from silosim import app
+
+    clock = FakeClock()
+    monkeypatch.setattr(app, "time", clock)
+    model, drawn = FakeModel(1000, clock, cost=0.0625), []  # a step costs half its time at 8 steps per second
+
+    def redraw():
+        drawn.append(model.steps)
+        clock.now += 2.0  # a redraw slower than the longest wait between two pictures (1 s)
+
+    app.play(model, 8, lambda: len(drawn) < 3, redraw)
+    # by hand: step 1 at 0.125 s, redrawn until 2.1875 s: 16.5 steps owed, caught up at half a step per step,
+    # so the picture waits for the blind limit: steps 2..17 take 1 s, redraw after step 18; then after 35
+    assert drawn == [1, 18, 35]
+    assert model.steps == 35  # told to stop: no step after the third picture
 
 
 def test_the_page_imports_outside_the_repository(tmp_path):

@@ -258,21 +258,35 @@ def draw_community_graph(
             ax.annotate(label, pos[c], ha="center", va="center", fontsize=6.5 * math.sqrt(size), zorder=4)
             continue
         x, y = pos[c]
-        radial = np.array([x, y]) / max(math.hypot(x, y), 1e-9)
+        radial = _label_direction(math.atan2(y, x), pos[n_c:] if actors else pos[:0])
         gap = math.sqrt(areas[c]) / 2 + 4  # the node's radius in points, and a little
         ax.annotate(
             label,
             (x, y),
             xytext=tuple(gap * radial),
             textcoords="offset points",
-            ha="left" if x > 0.2 else "right" if x < -0.2 else "center",
-            va="bottom" if y > 0.2 else "top" if y < -0.2 else "center",
+            ha="left" if radial[0] > 0.2 else "right" if radial[0] < -0.2 else "center",
+            va="bottom" if radial[1] > 0.2 else "top" if radial[1] < -0.2 else "center",
             fontsize=7.5,
             zorder=2.5,  # over the edges, under the actors
             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
         )
     if actors:
         _draw_actors(ax, data)
+
+
+LABEL_CLEARANCE = math.radians(40)  # a community's label turns away from an actor closer than this
+
+
+def _label_direction(angle: float, actors: np.ndarray) -> np.ndarray:
+    """Unit vector from a community to its label: outwards, turned away from an actor on the same bearing."""
+    if len(actors):
+        bearings = np.arctan2(actors[:, 1], actors[:, 0])
+        gaps = np.angle(np.exp(1j * (angle - bearings)))
+        nearest = int(np.argmin(np.abs(gaps)))
+        if abs(gaps[nearest]) < LABEL_CLEARANCE:
+            angle = bearings[nearest] + math.copysign(LABEL_CLEARANCE, gaps[nearest])
+    return np.array([math.cos(angle), math.sin(angle)])
 
 
 def _draw_actor_links(ax: Axes, data: GraphData) -> None:

@@ -153,7 +153,8 @@ def plot_timeseries(timeseries: pd.DataFrame, scenario: Scenario, path: Path) ->
 def graph_title(model: SiloModel) -> str:
     """The graph's title in words, agreeing with the verdict, e.g. ``fragmented: 2 groups of joined communities``."""
     measures = model.measures
-    verdict = measures.get("verdict") or getattr(model, "verdict", None) or "?"
+    verdict = measures.get("verdict") or getattr(model, "verdict", None) or "n/a"
+    verdict = "no verdict yet" if verdict == "n/a" else verdict
     count = measures.get("silo_count")
     if count is None or count != count:
         groups = "silos not measured yet"
@@ -211,7 +212,8 @@ def plot_community_graph(model: SiloModel, path: Path | None = None) -> plt.Figu
             title=title,
             title_fontsize=8,
             frameon=False,
-            labelspacing=2.6 if handles is sizes else 0.5,
+            # the size bubbles one above the other, a bubble's height apart (labelspacing counts font sizes)
+            labelspacing=max(h.get_markersize() for h in sizes) / 7.5 if handles is sizes else 0.5,
             borderpad=1.2 if handles is sizes else 0.4,
             handletextpad=3.0 if handles is sizes else 0.8,
         )

@@ -3,8 +3,8 @@
 :mod:`silosim.viz.figures` draws what the page shows of a model (plain
 Python returning matplotlib figures and strings, tested without a browser);
 :mod:`silosim.viz.page` holds the controls and the model they build;
-:mod:`silosim.viz.server` serves the page (:mod:`silosim.app`, Mesa's
-SolaraViz) offline, to its own addresses only. ``serve`` and
+:mod:`silosim.viz.server` serves the page (:mod:`silosim.app`, a Solara
+page) offline, to its own addresses only. ``serve`` and
 ``AddressError`` are the names ``silosim viz`` uses.
 """
 

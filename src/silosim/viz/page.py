@@ -1,26 +1,29 @@
 """The page's model and its controls: one table of controls, each bound to a scenario key.
 
 :data:`CONTROLS` lists the sidebar's controls once; from it come the
-SolaraViz ``model_params`` (:func:`model_params`), the keyword parameters of
-:class:`VizModel` that Mesa's Reset passes back, and the scenario changes
-they make (:func:`control_changes`, applied by
+controls' settings (:func:`model_params`), the values they show for a
+scenario (:func:`control_values`: after each Reset, those of the scenario the
+model runs), the keyword parameters of :class:`VizModel` that Reset passes,
+and the scenario changes they make (:func:`control_changes`, applied by
 :func:`silosim.scenario.changed`, so they are validated as ``silosim run
 --set`` is). :func:`page_scenario` reads the scenario file the server serves.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
-import inspect
+import math
 import os
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import silosim
 from silosim import rules
+from silosim.metrics import MEASURES
 from silosim.model import SiloModel
 from silosim.scenario import OverrideError, Ownership, Problem, Scenario, ScenarioError, changed, load
 from silosim.scenario.overrides import parse_value
@@ -64,7 +67,7 @@ class Control:
         return functools.reduce(getattr, self.key.split("."), scenario)
 
     def param(self, scenario: Scenario) -> dict:
-        """The control as a SolaraViz ``model_params`` entry, set to the scenario's value."""
+        """The control's settings at a scenario: ``type``, ``label``, ``value``, its range or values."""
         value = self.current(scenario)
         if self.kind == "slider":
             shape = {"min": 0.0, "max": max(self.high, value), "step": self.step}
@@ -126,29 +129,18 @@ def control_changes(values: Mapping[str, Any]) -> dict[str, Any]:
     return {c.key: c.change(values[c.name]) for c in CONTROLS}
 
 
-def _takes_the_controls(init: Callable) -> Callable:
-    """Give ``__init__`` a signature naming each control as a keyword parameter, in place of ``**controls``.
-
-    Mesa checks ``model_params`` against the signature and, for a signature
-    with ``**kwargs``, would pass a Mesa Scenario of its own on Reset.
-    """
-    signature = inspect.signature(init)
-    fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    named = [inspect.Parameter(c.name, inspect.Parameter.KEYWORD_ONLY) for c in CONTROLS]
-    init.__signature__ = signature.replace(parameters=[*fixed, *named])
-    return init
-
-
 class VizModel(SiloModel):
-    """A SiloModel built from the page's controls (Mesa's Reset calls it with their current values).
+    """A SiloModel built from the page's controls (Reset calls it with their current values).
 
     The controls change the scenario file's values (:func:`control_changes`)
     and go through the same validation as ``silosim run``. Invalid settings
     never raise: the model is built from ``fallback`` (the scenario the
     server started with) and ``reset_error`` holds the validation message.
+    ``first_measurement`` holds what can be measured before the first step
+    (:func:`first_measurement`); the model itself first measures at step
+    ``metrics.every``, so its numbers are those of ``silosim run``.
     """
 
-    @_takes_the_controls
     def __init__(self, *, source: str, fallback: Scenario, scale: float = 1.0, **controls: Any):
         """Validate the controls against the scenario file, then build the model.
 
@@ -172,23 +164,43 @@ class VizModel(SiloModel):
         super().__init__(scenario)
         self.source = source
         self.reset_error: str | None = error
+        self.first_measurement = first_measurement(self)
 
     def step(self) -> None:
-        """One step; none once the server is stopping (Mesa's Play loop then ends, and the process can exit)."""
+        """One step; none once the server is stopping (Play's loop then ends, and the process can exit)."""
         if STOPPING.is_set():
             self.running = False
             return
         super().step()
 
 
+def first_measurement(model: SiloModel) -> dict:
+    """The measurement row at the model's current step (before its first step: step 0), the model left untouched.
+
+    Only the descriptions of ties, practices and fit to needs can be measured
+    before any item has ended (:meth:`SiloModel._tie_snapshot`, here on a
+    shallow copy, so the model's own state and later numbers do not change);
+    the measures of flow are NaN and the verdict ``n/a``. Its keys are those of
+    a row of :meth:`SiloModel.timeseries`.
+    """
+    snapshot = copy.copy(model)._tie_snapshot()  # sets tie_block and constraint on the copy only
+    row = {"step": model.steps} | {name: snapshot.get(name, math.nan) for name in MEASURES}
+    return row | {"verdict": "n/a"}
+
+
+def control_values(scenario: Scenario) -> dict[str, Any]:
+    """The value each control shows for a scenario, by control name (the seed as text)."""
+    return {c.name: c.param(scenario)["value"] for c in CONTROLS}
+
+
 def model_params(source: str, scenario: Scenario, seed: int | None = None, scale: float = 1.0) -> dict:
-    """SolaraViz ``model_params`` for :class:`VizModel`: the controls, set to the scenario's values.
+    """The page's parameters for :class:`VizModel`: the fixed ones, and each control's settings at the scenario.
 
     Args:
         source: the scenario file.
         scenario: the scenario the page starts with (also the fallback for invalid controls).
         seed: the seed to show (default: the scenario's).
-        scale: the ``--scale`` the server was started with (a fixed parameter: Mesa's Reset passes it back).
+        scale: the ``--scale`` the server was started with (a fixed parameter: Reset passes it back).
     """
     shown = scenario if seed is None else scenario.model_copy(update={"seed": seed})
     return {"source": source, "fallback": scenario} | {c.name: c.param(shown) for c in CONTROLS} | {"scale": scale}

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from silosim.scenario import load
 
-STOPPING = threading.Event()  # set when the server stops: Mesa's Play threads are not daemons
+STOPPING = threading.Event()  # set when the server stops: the page's Play threads are not daemons
 ENV_SCENARIO = "SILOSIM_VIZ_SCENARIO"  # the scenario file the page serves (set by serve)
 ENV_SEED = "SILOSIM_VIZ_SEED"  # the --seed given to serve, if any
 ENV_SCALE = "SILOSIM_VIZ_SCALE"  # the --scale given to serve, if not 1
