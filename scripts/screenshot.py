@@ -5,13 +5,14 @@ headless Chromium (Playwright, never a browser of its own), presses Step
 until the chosen step, saves a screenshot and stops the server with Ctrl-C's
 signal. The same scenario, seed and steps give the same picture.
 
-    .venv/bin/python scripts/screenshot.py [--scenario scenarios/default.yaml] [--steps 100]
+    .venv/bin/python scripts/screenshot.py [--scenario scenarios/default.yaml] [--steps 150]
                                            [--out docs/browser-view.png]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import socket
 import subprocess
@@ -105,14 +106,14 @@ def step_to(page: Page, target: int) -> None:
     current = int(page.locator(".silosim-status").inner_text().split()[1])
     for k in range(current + 1, target + 1):
         button.click()
-        page.get_by_text(f"Step {k} of ").wait_for()
+        page.locator(".silosim-status").filter(has_text=re.compile(f"^Step {k} of ")).wait_for()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write the screenshot."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "default.yaml")
-    parser.add_argument("--steps", type=int, default=100, help="steps to run before the screenshot (default 100)")
+    parser.add_argument("--steps", type=int, default=150, help="steps to run before the screenshot (default 150)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "browser-view.png")
     parser.add_argument("--width", type=int, default=1600)
     parser.add_argument("--height", type=int, default=1000)
