@@ -294,6 +294,7 @@ def test_viz_page_and_its_reset_keep_the_scale(tmp_path, monkeypatch):
     from silosim.viz import page as viz
 
     monkeypatch.setattr(viz.SiloModel, "__init__", lambda self, scenario: setattr(self, "config", scenario))
+    monkeypatch.setattr(viz, "first_measurement", lambda model: {})  # no model was built to measure
     path = write(tmp_path, three_islands())
     monkeypatch.setenv(viz.ENV_SCENARIO, str(path))
     monkeypatch.setenv(viz.ENV_SCALE, "2.0")

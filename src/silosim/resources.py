@@ -1,7 +1,9 @@
 """What a scenario costs before it is built: work per run, and memory.
 
-A sweep calibrates its time estimate on its most expensive run, and a
-scenario that cannot fit in the machine's memory is refused before any array
+A sweep's time estimate interpolates, in work per step, the costs measured
+on a few warm calibration runs (:func:`run_seconds`), then schedules the runs
+on the workers (:func:`makespan`) and adds the report (:func:`report_seconds`);
+a scenario that cannot fit in the machine's memory is refused before any array
 is allocated. Both are read from the validated scenario alone, by arithmetic
 on its counts and rates: nothing here allocates in proportion to its size.
 
@@ -16,10 +18,12 @@ measurement. The bytes per unit below are read from ``model.py``,
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import os
 import resource
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,9 +86,142 @@ def item_slots(scenario: Scenario) -> int:
     return _slots_for(max(items_per_step(state) * state.dynamics.item_lifetime for state, _ in _states(scenario)))
 
 
+def work_per_step(scenario: Scenario) -> float:
+    """Relative cost of one step: agents + exchanges per step; compares scenarios, not seconds."""
+    return agent_count(scenario) + exchanges_per_step(scenario)
+
+
 def estimate_work(scenario: Scenario) -> float:
     """Relative cost of one run: (agents + exchanges per step) × steps; compares runs, not seconds."""
-    return (agent_count(scenario) + exchanges_per_step(scenario)) * scenario.steps
+    return work_per_step(scenario) * scenario.steps
+
+
+# --------------------------------------------------------------------------- time (a sweep's dry-run estimate)
+
+# Writing a sweep's report (silosim.analysis.report) on the reference machine, idle (2 cores, one per worker;
+# benchmarks/bench_estimate.py checks the whole estimate against real sweeps): importing pandas' plotting and
+# matplotlib, then each figure (saved at 200 dpi), then each panel in it (one measure). Fitted on the reports of
+# the shipped sweeps (5-12 s each, within 15 %).
+REPORT_FIXED_S = 1.0
+REPORT_FIGURE_S = 0.85
+REPORT_PANEL_S = 0.11
+# Seconds of the speed probe (silosim.experiments.sweep.speed_probe: a fixed piece of Python) on that machine,
+# idle: a machine that takes longer is slower or busier, and the report's seconds are scaled by the same factor.
+REFERENCE_PROBE_S = 0.025
+# Calibrations whose works per step are within this factor of the smallest of them are averaged.
+POOLED_WORK = 1.25
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """A calibration of one scenario: its work per step and what a warm run of it costs."""
+
+    work: float  # work_per_step of the scenario
+    fixed_s: float  # a run of one step: building the model, the step, the final measurement and summary
+    step_s: float  # each further step, measurements included
+
+
+def run_seconds(costs: Sequence[StepCost], work: float, steps: int) -> float:
+    """Seconds of one warm run of ``steps`` steps of a scenario whose work per step is ``work``.
+
+    Calibrations whose works are within :data:`POOLED_WORK` of each other are averaged (their differences
+    are noise more than work); the fixed and per-step costs are interpolated linearly in work between the
+    pooled calibrations on either side of ``work``; beyond the ends the per-step cost is taken in
+    proportion to the work, the fixed cost from the nearest end.
+
+    Args:
+        costs: at least one calibration.
+        work: :func:`work_per_step` of the scenario.
+        steps: its steps.
+    """
+    if not costs:
+        raise ValueError("run_seconds needs at least one calibration")
+    groups: list[list[StepCost]] = []
+    for cost in sorted(costs, key=lambda c: c.work):
+        if groups and cost.work <= groups[-1][0].work * POOLED_WORK:
+            groups[-1].append(cost)
+        else:
+            groups.append([cost])
+    # each pooled group: the works it spans, its mean fixed and per-step costs
+    spans = [(g[0].work, g[-1].work, _mean(c.fixed_s for c in g), _mean(c.step_s for c in g)) for g in groups]
+    first, last = spans[0], spans[-1]
+    if work < first[0]:  # cheaper than every calibration: steps in proportion to the work
+        fixed, step = first[2], first[3] * work / first[0]
+    elif work > last[1]:
+        fixed, step = last[2], last[3] * work / last[1]
+    else:
+        fixed, step = next(((f, st) for w0, w1, f, st in spans if w0 <= work <= w1), (0.0, 0.0))
+        for (_, a, f0, s0), (b, _, f1, s1) in itertools.pairwise(spans):
+            if a < work < b:  # between two groups: linear from the end of one to the start of the next
+                share = (work - a) / (b - a)
+                fixed, step = f0 + share * (f1 - f0), s0 + share * (s1 - s0)
+    return fixed + step * max(steps - 1, 0)
+
+
+def _mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def makespan(run_s: Sequence[float], workers: int, first_s: float = 0.0) -> float:
+    """Wall time of runs given in order to ``workers`` that each take the next run when free.
+
+    That is how the executor hands out a sweep's runs. Each worker used starts ``first_s`` late (its first
+    load of the compiled model code); a worker that gets no run costs nothing.
+
+    Args:
+        run_s: seconds of each run, in the order they are sent.
+        workers: workers running side by side (at least 1).
+        first_s: seconds each worker spends before its first run.
+    """
+    if not run_s:
+        return 0.0
+    free = [first_s] * min(max(workers, 1), len(run_s))  # when each worker is next free
+    heapq.heapify(free)
+    for seconds in run_s:
+        heapq.heappush(free, heapq.heappop(free) + seconds)
+    return max(free)
+
+
+def contention(workers: int, cores: int, busy: float = 0.0) -> float:
+    """How much slower each of ``workers`` runs side by side than the calibration run alone.
+
+    With ``busy`` cores' worth of other work on the machine, a calibration run alone gets a share
+    min(1, cores / (1 + busy)) of a core, and each of the workers min(1, cores / (workers + busy)):
+    more workers than free cores share them.
+
+    Args:
+        workers: workers running side by side (at least 1).
+        cores: cores this process may use (at least 1).
+        busy: cores' worth of other work measured during the calibration.
+    """
+    cores, busy = max(cores, 1), max(busy, 0.0)
+    return max(1.0, (max(workers, 1) + busy) / cores) / max(1.0, (1 + busy) / cores)
+
+
+def report_seconds(varied: int, measures: int, speed: float = 1.0) -> float:
+    """Seconds to write the report of a sweep that varies ``varied`` keys and reports ``measures``.
+
+    Its plots are the measures by strategy, one against each varied key and over time (a panel per
+    measure in each), and the verdicts (one panel).
+
+    Args:
+        varied: keys the sweep varies.
+        measures: measures it reports.
+        speed: this machine's seconds for a reference machine's second (:func:`speed_factor`).
+    """
+    figures = 3 + varied
+    panels = measures * (2 + varied) + 1
+    return speed * (REPORT_FIXED_S + REPORT_FIGURE_S * figures + REPORT_PANEL_S * panels)
+
+
+def speed_factor(probe_s: float) -> float:
+    """How much slower than the reference machine (idle) this one is now: 2.0 is twice as slow.
+
+    ``probe_s`` (the seconds of :func:`silosim.experiments.sweep.speed_probe`) over
+    :data:`REFERENCE_PROBE_S`, kept within 0.25-4.
+    """
+    return min(max(probe_s / REFERENCE_PROBE_S, 0.25), 4.0)
 
 
 # --------------------------------------------------------------------------- memory: bytes per unit

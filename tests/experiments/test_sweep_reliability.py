@@ -28,7 +28,6 @@ from silosim.experiments import design as design_mod
 from silosim.experiments import executor as executor_mod
 from silosim.experiments import sweep as sweep_mod
 from silosim.metrics import MEASURES
-from silosim.resources import estimate_work
 from silosim.scenario import ScenarioError, from_dict
 from silosim.store import LOCK_NAME, STORE_NAME, Store
 from tests.helpers import ROOT, three_islands
@@ -599,34 +598,30 @@ def test_replications_and_samples_have_an_upper_bound(tmp_path, capsys, nothing_
     assert f"{path}:{line_of(path, key)}: {key}:" in err and "1000000" in err
 
 
-# --------------------------------------------------------------------------- 11. calibration on the largest run
+# --------------------------------------------------------------------------- 11. calibration across the sweep's sizes
 
 
-def test_the_time_estimate_is_calibrated_on_the_most_expensive_run(tmp_path, monkeypatch, capsys):
+def test_the_time_estimate_is_calibrated_on_the_cheapest_middle_and_dearest_scenarios(tmp_path, monkeypatch, capsys):
     path = write_sweep(tmp_path, vary={"organization.stakeholders.consumers.count": [10, 5000, 100]})
     loaded = design_mod.load_sweep(path)
-    calibrated = []
+    stepped = []
 
-    def fake(key, scenario):
-        calibrated.append(scenario)
-        return {"key": key, "status": "ok", "wall_s": 1.0}
+    def fake_steps(data, budget_s):
+        stepped.append(data)
+        return 0.001
 
-    monkeypatch.setattr(sweep_mod, "execute", fake)
-    figures = sweep_mod.estimate(loaded, tmp_path / "out", retry_failed=False, calibration_steps=5)
-    [scenario] = calibrated
-    assert scenario["organization"]["stakeholders"][0]["count"] == 5000  # not the first point's 10
-    largest = max(loaded.resolved, key=lambda cell: estimate_work(from_dict(loaded.resolved[cell])))
-    assert figures["calibration"] == largest and largest[1] == 1
-    assert scenario["ownership"] == loaded.resolved[largest]["ownership"] and scenario["steps"] == 5
-    per_run = 1.0 * 20 / 5
-    work = {cell: estimate_work(from_dict(data)) for cell, data in loaded.resolved.items()}
-    expected = sum(per_run * work[(c.strategy, c.point)] / work[largest] for c in loaded.cells())
-    assert figures["seconds_per_run"] == pytest.approx(per_run)
-    assert figures["seconds"] == pytest.approx(expected)
-    assert figures["seconds"] < per_run * 18 * 0.75  # the small points cost less than the large one
-    monkeypatch.setattr(sweep_mod, "execute", REAL_EXECUTE)
+    monkeypatch.setattr(sweep_mod, "_step_seconds", fake_steps)
+    calibration = sweep_mod.calibrate(loaded)
+    costs, record = calibration.costs, calibration.record
+    counts = [data["organization"]["stakeholders"][0]["count"] for data in stepped]
+    assert counts == [10, 100, 5000]  # by work per step, not in file order
+    assert [point for _, point in costs] == [0, 2, 1]
+    assert all(data["steps"] == 20 for data in stepped)  # the real scenario, stepped for the budget only
+    assert record["status"] == "ok" and calibration.load_s >= 0 and calibration.busy_cores >= 0
+    assert [c.work for c in costs.values()] == sorted(c.work for c in costs.values())
+    monkeypatch.undo()
     assert sweep(path, tmp_path / "out", "--dry-run", "--jobs", "1") == 0
-    assert f"for the largest run, {largest[0]} at point 1, from a calibration run" in capsys.readouterr().out
+    assert "timed on warm short runs of " in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- blame and names

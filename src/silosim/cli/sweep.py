@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from silosim.analysis.text import duration, plural
 from silosim.cli.parser import add_scale, positive_int
@@ -64,18 +66,9 @@ def main(args: argparse.Namespace) -> int:
         {"local": args.dask_local} if args.dask_local else ({"scheduler": args.scheduler} if args.scheduler else None)
     )
     if args.dry_run:
-        figures = estimate(sweep, out, args.retry_failed)
-        workers = "per worker on the cluster" if args.scheduler else f"on {jobs} worker{'s' * (jobs > 1)}"
-        strategy, point = figures["calibration"]
-        print(
-            f"{sweep.spec.name}: {figures['planned']} runs planned ({plural(len(sweep.strategies), 'strategy')} × "
-            f"{plural(len(sweep.points), 'point')} × {plural(sweep.spec.replications, 'replication')}), "
-            f"{figures['stored']} already stored, {figures['to_run']} to run\n"
-            f"estimated time: {duration(figures['seconds'] / (1 if args.scheduler else jobs))} {workers} "
-            f"({figures['seconds_per_run']:.2f} s for the largest run, {strategy} at point {point}, from a "
-            "calibration run; the others scaled by their size)\n"
-            f"estimated disk: {figures['bytes'] / 2**20:.1f} MiB in {out / STORE_NAME}"
-        )
+        workers = 1 if args.scheduler else jobs
+        figures = estimate(sweep, out, args.retry_failed, workers, startup_s=seconds_since_start())
+        print(dry_run_text(sweep, figures, workers, args.scheduler is not None, out / STORE_NAME))
         return 0
     from silosim.analysis.report import write_report
 
@@ -95,10 +88,9 @@ def main(args: argparse.Namespace) -> int:
                 f"a worker process died (out of memory?): every finished run is stored in {out}; "
                 "run the same command to resume"
             ) from None
-        print(
-            f"{counts['ran']} runs done ({counts['failed']} failed), {counts['skipped']} already stored; "
-            f"report: {write_report(out, '--out')}"
-        )
+        report = write_report(out, "--out")
+        print(f"{counts['ran']} runs done ({counts['failed']} failed), {counts['skipped']} already stored")
+        print(report_text(report))
     if counts["failed_stored"]:
         print(
             f"{counts['failed_stored']} runs of this sweep are stored as failed (their errors are in the report): "
@@ -107,3 +99,58 @@ def main(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def seconds_since_start() -> float:
+    """Seconds since this process started (Linux: from /proc); the CPU time used when that is unknown."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(uptime - ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return time.process_time()
+
+
+def dry_run_text(sweep: Any, figures: dict, workers: int, cluster: bool, store: Path) -> str:
+    """What ``--dry-run`` prints: the runs planned, stored and to run, the estimated time and disk.
+
+    Args:
+        sweep: the validated sweep.
+        figures: :func:`silosim.experiments.sweep.estimate`'s figures.
+        workers: the workers the estimate counts (1 for a cluster).
+        cluster: the runs go to a Dask cluster (whose workers are unknown here).
+        store: the sweep's store.
+    """
+    where = f"on {plural(workers, 'worker')}"
+    if cluster:
+        where = "on one worker of the cluster (more divide the runs' part)"
+    cells = ", ".join(f"{s} at point {p}" for s, p in figures["calibration"])
+    runs = figures["to_run"]
+    busy = ""
+    if figures["contention"] > 1.05:
+        busy = (
+            f"; {plural(figures['cores'], 'core')}, {figures['busy_cores']:.1f} busy with other work: each run "
+            f"{figures['contention']:.1f}× slower side by side"
+        )
+    return (
+        f"{sweep.spec.name}: {figures['planned']} runs planned ({plural(len(sweep.strategies), 'strategy')} × "
+        f"{plural(len(sweep.points), 'point')} × {plural(sweep.spec.replications, 'replication')}), "
+        f"{figures['stored']} already stored, {runs} to run\n"
+        f"estimated time: about {duration(figures['seconds'])} {where}: start-up {duration(figures['startup_s'])}, "
+        f"{plural(runs, 'run')} of about {figures['seconds_per_run']:.2f} s ({duration(figures['runs_s'])} side by "
+        f"side, each worker's first load of the model {figures['load_s']:.1f} s included), then the report, about "
+        f"{duration(figures['report_s'])}\n"
+        f"  (timed on warm short runs of {cells}, the others interpolated by their work per step{busy})\n"
+        f"estimated disk: {figures['bytes'] / 2**20:.1f} MiB in {store}"
+    )
+
+
+def report_text(report_md: Path) -> str:
+    """What a finished sweep prints: its conclusion (``conclusion.txt`` beside ``report.md``) and the reports' paths."""
+    conclusion = report_md.with_name("conclusion.txt")
+    lines = [conclusion.read_text().strip(), ""] if conclusion.is_file() else []
+    html = report_md.with_name("report.html")
+    if html.is_file():
+        lines.append(f"report: {html}")
+    lines.append(f"report (Markdown): {report_md}")
+    return "\n".join(lines)
