@@ -66,6 +66,7 @@ def test_the_import_walk_sees_lazy_imports_and_follows_silosim_modules():
     "module",
     [
         "silosim.metrics",
+        "silosim.network",
         "silosim.stats",
         "silosim.needs",
         "silosim.rules",
