@@ -67,6 +67,8 @@ def test_the_import_walk_sees_lazy_imports_and_follows_silosim_modules():
     [
         "silosim.metrics",
         "silosim.network",
+        "silosim.ona.read",
+        "silosim.ona.scenario",
         "silosim.stats",
         "silosim.needs",
         "silosim.rules",

@@ -196,6 +196,7 @@ COMMANDS = {  # each command with the positional arguments it needs
     "init": ["x.yaml"],
     "run": [DEFAULT],
     "validate": [DEFAULT],
+    "measure": ["edges.csv", "--group-by", "department"],
     "sweep": [ROOT / "scenarios" / "sweeps" / "strategies.yaml"],
     "report": ["some-sweep"],
     "export": ["some-sweep"],

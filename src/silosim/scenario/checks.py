@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from silosim.scenario.errors import Problem, ScenarioError, nearest, printable
@@ -540,6 +543,8 @@ def validate(data: Any, located: Located, check_memory: bool = True) -> Scenario
     if problems:
         raise ScenarioError(problems)
     scenario = Scenario.model_validate(data)
+    if scenario.initial_ties is not None:
+        initial_ties(scenario, located)  # raises with every problem of the ties file
     if not check_memory:
         return scenario
     from silosim import resources  # reads the schema: imported here, not at the top
@@ -548,3 +553,296 @@ def validate(data: Any, located: Located, check_memory: bool = True) -> Scenario
     if too_big is not None:
         raise ScenarioError([Problem(*located.where(too_big.path), render_path(too_big.path, data), too_big.message)])
     return scenario
+
+
+# --------------------------------------------------------------------------- initial ties
+
+TIE_COLUMNS = ("group", "index", "partner_group", "partner_index", "weight")  # required
+TIE_OPTIONAL = ("communities", "id", "partner_id")  # memberships; the observed ids, for the reader only
+MAX_TIE_PROBLEMS = 10  # problems listed per column and kind; the rest are counted in one more line
+
+
+@dataclass(frozen=True)
+class InitialTies:
+    """The ties and memberships an ``initial_ties`` file gives, numbered as the model numbers stakeholders.
+
+    Stakeholders are numbered 0 … S − 1 over the groups in scenario order (the world's rows less
+    the actors). Each tie is held by one stakeholder (the slot of ``holder`` points at ``partner``);
+    a tie both ends know is two rows.
+    """
+
+    holder: np.ndarray  # (ties,) int64 stakeholder holding the tie
+    partner: np.ndarray  # (ties,) int64 stakeholder it points at
+    weight: np.ndarray  # (ties,) float64 in (0, 1]
+    person: np.ndarray  # (P,) int64 stakeholders whose communities the file gives, ascending
+    person_ptr: np.ndarray  # (P + 1,) CSR into communities
+    communities: np.ndarray  # int64 community numbers (scenario order) each listed person joins
+
+
+def initial_ties(scenario: Scenario, located: Located | None = None) -> InitialTies:
+    """Read and check the scenario's ``initial_ties`` file (the read is cached while the file is unchanged).
+
+    The file is a CSV with a header: one row per tie held by the person of ``group`` and ``index``
+    (1 … the group's ``count``) to the person of ``partner_group`` and ``partner_index``, of
+    ``weight`` in (0, 1] (the model's tie weights: a new tie weighs ``reinforcement``, use adds
+    ``reinforcement × (1 − weight)``, decay takes ``tie_decay`` a step, under ``tie_floor`` it drops);
+    a row with the three partner fields empty lists a person without a tie. ``communities``
+    (optional) names the communities the person joins, joined by ``;``: those memberships replace
+    the person's draw from the shares (on every row of a person that gives them, the same list);
+    a person whose rows never give them keeps the draw. ``id`` and ``partner_id`` (optional) carry
+    the observed ids, for the reader.
+
+    Args:
+        scenario: a scenario whose other keys are valid; its ``initial_ties`` is set.
+        located: where the scenario's keys came from (the file problems are then at its line).
+
+    Returns:
+        The ties and memberships, numbered as the model numbers stakeholders.
+
+    Raises:
+        ScenarioError: every problem: the file missing or unreadable (at the scenario's
+            ``initial_ties`` line), a missing or unknown column, a group, community or index that
+            does not exist, a weight out of range, a tie to oneself or listed twice, a person's
+            communities differing between rows, a person holding more ties than ``dynamics.max_ties``
+            (each at the file's line and column, with the nearest valid name).
+    """
+    assert scenario.initial_ties is not None
+    source, line = located.where(("initial_ties",)) if located else (scenario.name, None)
+    path = Path(scenario.initial_ties)
+    if not scenario.initial_ties.strip():
+        raise ScenarioError([Problem(source, line, "initial_ties", "expected a CSV file name, got an empty string")])
+    try:
+        stat = path.stat()
+        if path.is_dir():
+            raise IsADirectoryError
+    except FileNotFoundError:
+        there = sorted(p.name for p in path.parent.glob("*.csv")) if path.parent.is_dir() else []
+        hint = nearest(path.name, there) if there else ""
+        raise ScenarioError(
+            [Problem(source, line, "initial_ties", f"no ties file {path}" + (hint if "did you mean" in hint else ""))]
+        ) from None
+    except IsADirectoryError:
+        raise ScenarioError([Problem(source, line, "initial_ties", f"a folder, not a CSV file: {path}")]) from None
+    except OSError as exc:
+        message = f"cannot read ties file {path}: {exc.strerror or exc}"
+        raise ScenarioError([Problem(source, line, "initial_ties", message)]) from None
+    org = scenario.organization
+    key = (
+        str(path.resolve()),
+        stat.st_mtime_ns,
+        stat.st_size,
+        tuple((g.group, g.count, g.external) for g in org.stakeholders),
+        tuple((c.name, c.audience) for c in scenario.communities),
+        scenario.dynamics.max_ties,
+    )
+    return _initial_ties(*key)
+
+
+@functools.lru_cache(maxsize=8)
+def _initial_ties(path: str, _mtime: int, _size: int, groups: tuple, communities: tuple, max_ties: int) -> InitialTies:
+    """:func:`initial_ties` on what it depends on (hashable, so a file read once serves every validation)."""
+    import pandas as pd  # heavy: only scenarios with initial ties need it
+
+    try:
+        table = pd.read_csv(path, dtype=object, keep_default_na=False, skipinitialspace=True, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError([Problem(path, None, "", "not a UTF-8 text file")]) from None
+    except pd.errors.EmptyDataError:
+        raise ScenarioError([Problem(path, 1, "", f"empty file: expected a header {','.join(TIE_COLUMNS)}")]) from None
+    except (pd.errors.ParserError, OSError) as exc:
+        raise ScenarioError([Problem(path, None, "", f"cannot read CSV: {exc}")]) from None
+    table.columns = [str(c).strip() for c in table.columns]
+    known = TIE_COLUMNS + TIE_OPTIONAL
+    problems = [
+        Problem(path, 1, column, f"unknown column '{column}'{nearest(column, known)}")
+        for column in table.columns
+        if column not in known
+    ]
+    problems += [
+        Problem(path, 1, column, f"missing column '{column}' (expected columns {', '.join(TIE_COLUMNS)})")
+        for column in TIE_COLUMNS
+        if column not in table.columns
+    ]
+    if problems:
+        raise ScenarioError(problems)
+    n_rows = len(table)
+    lines = np.arange(n_rows) + 2  # the header is line 1
+    report = _TieReport(path, lines)
+    names = [g[0] for g in groups]
+    counts = np.array([g[1] for g in groups], dtype=np.int64)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    column = {name: table[name].to_numpy(dtype=object) for name in table.columns}
+
+    def person(group_column: str, index_column: str, considered: np.ndarray) -> np.ndarray:
+        """Each row's stakeholder number, −1 where not considered or the group or index is wrong (reported)."""
+        group, raw = column[group_column], column[index_column]
+        code, unique = pd.factorize(group)
+        lookup = np.array([names.index(u) if u in names else -1 for u in unique] + [-1], dtype=np.int64)
+        k = lookup[code]  # a missing value's code is −1: the last entry, −1
+        bad = considered & (k < 0)
+        report.add(np.flatnonzero(bad), group_column, lambda r: _unknown("stakeholder group", group[r], names))
+        k = np.maximum(k, 0)
+        index = np.full(len(raw), np.nan)
+        index[considered] = _numbers(raw[considered])
+        fits = np.isfinite(index) & (index == np.round(index)) & (index >= 1) & (index <= counts[k])
+        wrong = considered & ~bad & ~fits
+        report.add(
+            np.flatnonzero(wrong),
+            index_column,
+            lambda r: (
+                f"expected an integer in 1 … {counts[k[r]]} (the count of group '{group[r]}'), "
+                f"got {printable(repr(raw[r]))}"
+            ),
+        )
+        number = start[k] + np.where(fits, index, 1).astype(np.int64) - 1
+        return np.where(considered & ~bad & ~wrong, number, -1)
+
+    holder = person("group", "index", np.ones(n_rows, dtype=bool))
+    filled = np.column_stack([column[c] != "" for c in ("partner_group", "partner_index", "weight")])
+    is_tie = filled.all(axis=1)
+    partly = filled.any(axis=1) & ~is_tie
+    for j, name in enumerate(("partner_group", "partner_index", "weight")):
+        report.add(
+            np.flatnonzero(partly & ~filled[:, j]),
+            name,
+            lambda r: "a tie needs partner_group, partner_index and weight (all three empty: a person without a tie)",
+        )
+    partner = person("partner_group", "partner_index", is_tie)
+    raw_weight = column["weight"]
+    weight = np.full(n_rows, np.nan)
+    weight[is_tie] = _numbers(raw_weight[is_tie])
+    bad_weight = is_tie & ~(np.isfinite(weight) & (weight > 0) & (weight <= 1))
+    report.add(
+        np.flatnonzero(bad_weight),
+        "weight",
+        lambda r: f"expected a tie weight above 0 and at most 1, got {printable(repr(raw_weight[r]))}",
+    )
+    found = is_tie & (holder >= 0) & (partner >= 0)
+    itself = found & (holder == partner)
+    report.add(np.flatnonzero(itself), "partner_index", lambda r: "a tie to the person itself")
+    pairs = np.flatnonzero(found & ~itself)
+    _, first, inverse = np.unique(holder[pairs] * int(counts.sum()) + partner[pairs], return_index=True,
+                                  return_inverse=True)  # fmt: skip
+    first_row = pairs[first[inverse]]
+    twice = first_row != pairs
+    report.add(
+        pairs[twice],
+        "partner_index",
+        lambda r: f"the same tie again (first on line {lines[first_row[np.searchsorted(pairs, r)]]})",
+    )
+    good = pairs[~twice & ~bad_weight[pairs]]
+    degree = np.bincount(holder[good], minlength=int(counts.sum()))
+    over = degree[holder[good]] > max_ties
+    if over.any():
+        order = np.argsort(holder[good], kind="stable")
+        rank = np.empty(good.size, dtype=np.int64)
+        rank[order] = np.arange(good.size) - np.searchsorted(holder[good][order], holder[good][order])
+        report.add(
+            good[over & (rank == max_ties)],
+            "partner_index",
+            lambda r: (
+                f"this person holds {degree[holder[r]]} ties, more than dynamics.max_ties ({max_ties}): "
+                f"raise it (at most 64) or keep its {max_ties} strongest"
+            ),
+        )
+    person_rows, member_ptr, member_comm = _memberships(table, column, holder, groups, counts, communities, report)
+    if report.problems:
+        raise ScenarioError(report.finish())
+    return InitialTies(
+        holder=holder[good].astype(np.int64),
+        partner=partner[good].astype(np.int64),
+        weight=weight[good].astype(np.float64),
+        person=person_rows,
+        person_ptr=member_ptr,
+        communities=member_comm,
+    )
+
+
+def _memberships(table: Any, column: dict, holder: np.ndarray, groups: tuple, counts: np.ndarray,
+                 communities: tuple, report: _TieReport) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The communities a ties file gives its persons: (persons ascending, CSR pointers, community numbers)."""
+    import pandas as pd
+
+    empty = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if "communities" not in table.columns:
+        return empty
+    community_names = [c[0] for c in communities]
+    audience = {c[0]: c[1] for c in communities}
+    text = column["communities"]
+    given = np.flatnonzero((text != "") & (holder >= 0))
+    parsed: dict[str, tuple[int, ...]] = {}
+    problem: dict[str, Any] = {}  # value → a message, or (community, its audience) a group may not join
+    for value in pd.unique(text[given]) if given.size else ():
+        listed = [c.strip() for c in value.split(";") if c.strip()]
+        unknown = [c for c in listed if c not in community_names]
+        if unknown:
+            problem[value] = _unknown("community", unknown[0], community_names)
+        parsed[value] = tuple(sorted({community_names.index(c) for c in listed if c in audience}))
+    # one message per (communities text, group) pair that occurs, not per row
+    text_code, texts = pd.factorize(text[given])
+    group_of = np.searchsorted(np.cumsum(counts), holder[given], side="right")
+    pair_code, pair_row = np.unique(text_code * len(groups) + group_of, return_inverse=True)
+    pair_message = []
+    for code in pair_code:
+        value, (group_name, _, ext) = texts[code // len(groups)], groups[code % len(groups)]
+        closed = next((community_names[c] for c in parsed[value] if audience[community_names[c]] == ("internal" if ext
+                       else "external")), None)  # fmt: skip
+        pair_message.append(
+            problem.get(value)
+            or (f"{'external' if ext else 'internal'} group '{group_name}' cannot join the {audience[closed]} "
+                f"community '{closed}'" if closed else "")
+        )  # fmt: skip
+    messages = np.array(pair_message, dtype=object)[pair_row.reshape(-1)] if given.size else np.zeros(0, object)
+    wrong = messages != ""
+    report.add(given[wrong], "communities", lambda r: messages[np.searchsorted(given, r)])
+    given = given[~wrong]
+    frame = pd.DataFrame({"person": holder[given], "text": text[given], "row": given})
+    first_text = frame.groupby("person")["text"].transform("first").to_numpy()
+    first_row = frame.groupby("person")["row"].transform("first").to_numpy()
+    differ = first_text != frame["text"].to_numpy()
+    report.add(
+        given[differ],
+        "communities",
+        lambda r: f"this person's communities differ from those on line {first_row[np.searchsorted(given, r)] + 2}",
+    )
+    once = frame[~differ].drop_duplicates("person").sort_values("person")
+    lists = [parsed[t] for t in once["text"]]
+    return (
+        once["person"].to_numpy(dtype=np.int64),
+        np.concatenate([[0], np.cumsum([len(x) for x in lists], dtype=np.int64)]).astype(np.int64),
+        np.array([c for x in lists for c in x], dtype=np.int64),
+    )
+
+
+def _numbers(raw: np.ndarray) -> np.ndarray:
+    """Text as float64, NaN where it is no number (a fast path when every value is one)."""
+    try:
+        return np.asarray(raw, dtype=np.float64)
+    except (ValueError, TypeError):
+        import pandas as pd
+
+        return pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+class _TieReport:
+    """Problems of a ties file, at most :data:`MAX_TIE_PROBLEMS` listed per column and kind, the rest counted."""
+
+    def __init__(self, path: str, lines: np.ndarray):
+        self.path, self.lines = path, lines
+        self.problems: list[Problem] = []
+        self.more: dict[str, int] = {}
+
+    def add(self, rows: np.ndarray, column: str, message: Any) -> None:
+        """One problem per row (``message(row)``), the first rows listed."""
+        rows = np.asarray(rows, dtype=np.int64)
+        for r in rows[:MAX_TIE_PROBLEMS]:
+            self.problems.append(Problem(self.path, int(self.lines[r]), column, message(int(r))))
+        if rows.size > MAX_TIE_PROBLEMS:
+            self.more[column] = self.more.get(column, 0) + rows.size - MAX_TIE_PROBLEMS
+
+    def finish(self) -> list[Problem]:
+        """The problems, with one line per column counting those not listed."""
+        return self.problems + [
+            Problem(self.path, None, column, f"and {n:,} more row(s) with a problem in this column")
+            for column, n in self.more.items()
+        ]

@@ -74,6 +74,9 @@ def load(
     data, located = parse_yaml(text, source)
     if isinstance(data, dict):
         data.setdefault("name", default_name(path))
+        ties = data.get("initial_ties")
+        if isinstance(ties, str) and ties.strip() and not Path(ties).is_absolute():  # as a sweep's `base:`
+            data["initial_ties"] = str((path.parent / ties).resolve())
     return validate_with_overrides(data, located, overrides or [], scale, check_memory)
 
 

@@ -30,7 +30,7 @@ STRUCTURAL = {
     "organization.stakeholders.*.group", "organization.stakeholders.*.count",
     "organization.stakeholders.*.external", "communities.*.name", "communities.*.audience",
     "communities.*.members", "organization", "communities", "organization.departments",
-    "organization.community_managers", "organization.stakeholders",
+    "organization.community_managers", "organization.stakeholders", "initial_ties",
 }  # fmt: skip
 
 

@@ -320,6 +320,12 @@ class Scenario(StrictModel):
     dynamics: Dynamics = Field(default_factory=Dynamics, description="Dynamics parameters.")
     events: list[Event] = Field(default_factory=list, max_length=10_000, description="Scheduled changes.")
     metrics: Metrics = Field(default_factory=Metrics, description="Measurement and verdict.")
+    initial_ties: str | None = Field(
+        None,
+        description="CSV file of the ties (and communities) some stakeholders start with, relative to the "
+        "scenario file: columns `group`, `index` (1 … count), `communities` (names joined by `;`), "
+        "`partner_group`, `partner_index`, `weight` (0–1]; `null`: no ties, memberships drawn from the shares.",
+    )
 
 
 def inner_model(annotation: Any) -> type[BaseModel] | None:

@@ -1,0 +1,1 @@
+"""Organisational network analysis of a real organisation's data: read its network, measure its silos, simulate it."""
