@@ -47,3 +47,15 @@ def glued(data: dict) -> dict:
         {"name": "freelance_cm", "home": None, "capacity": 3, "brokerage": 0.8}
     ]
     return data
+
+
+# Debian's chromium, driven by Playwright in the browser tests; nothing downloads a browser of its own
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]

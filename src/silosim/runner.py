@@ -196,8 +196,13 @@ def _silos(model: SiloModel) -> list[list[str]]:
 
 def default_out_dir(scenario: Scenario, root: Path = Path("results")) -> Path:
     """A new folder under ``results/`` named after the scenario, time and seed."""
+    return new_results_dir(scenario.name, scenario.seed, root)
+
+
+def new_results_dir(name: str, seed: int | None, root: Path = Path("results")) -> Path:
+    """A folder under ``root`` that does not exist yet: ``NAME-YYYYmmdd-HHMMSS-seedN``, then ``-2``, ``-3``."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = root / f"{scenario.name}-{stamp}-seed{scenario.seed}"
+    base = root / f"{name}-{stamp}-seed{seed}"
     out, k = base, 1
     while out.exists():
         k += 1

@@ -23,17 +23,8 @@ from silosim.cli import main
 from silosim.experiments.design import load_sweep
 from silosim.metrics import MEASURES
 from silosim.store import Store
-from tests.helpers import ROOT, three_islands
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, three_islands
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STRATEGIES = {
     "closed": {"ownership.cross_posting": "closed"},
     "glue_open": {"ownership.rule": "glue", "ownership.glue": "comms", "ownership.cross_posting": "open"},

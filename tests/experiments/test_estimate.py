@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from tqdm import tqdm
 
 from silosim.cli import main
@@ -28,32 +27,12 @@ from silosim.resources import (
     speed_factor,
     work_per_step,
 )
-from tests.helpers import three_islands
+from tests.experiments.test_sweep import write_sweep as small_sweep
 
 
 def write_sweep(folder: Path, **changes) -> Path:
-    """2 strategies × 2 points × 3 replications of a 20-step base, reporting one measure."""
-    base = three_islands()
-    base["steps"] = 20
-    base.setdefault("dynamics", {})["item_lifetime"] = 5
-    base["metrics"] = {"burn_in": 5, "window": 15, "every": 5}
-    (folder / "base.yaml").write_text(yaml.safe_dump(base))
-    spec = {
-        "name": "small",
-        "base": "base.yaml",
-        "replications": 3,
-        "seed": 99,
-        "strategies": {
-            "closed": {"ownership.cross_posting": "closed"},
-            "glue_open": {"ownership.rule": "glue", "ownership.glue": "comms", "ownership.cross_posting": "open"},
-        },
-        "vary": {"dynamics.exploration": [0.05, 0.2]},
-        "measures": ["cross_reach"],
-        **changes,
-    }
-    path = folder / "sweep.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
+    """test_sweep's small sweep (2 strategies × 2 points × 3 replications), reporting one measure."""
+    return small_sweep(folder, **{"measures": ["cross_reach"], **changes})
 
 
 # --------------------------------------------------------------------------- the arithmetic of the estimate

@@ -29,18 +29,9 @@ from silosim import scenario
 from silosim.viz import figures
 from silosim.viz.figures import timeseries_csv
 from silosim.viz.page import VizModel, control, initial_kwargs, model_params
-from tests.helpers import ROOT
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, ROOT
 
 SCENARIO = ROOT / "scenarios" / "default.yaml"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(os.environ.get("SILOSIM_TEST_ARTIFACTS", ROOT / "results" / "test-artifacts"))
 GRAPH_SIZE, CHARTS_SIZE = (744, 600), (1200, 558)  # natural sizes of the two figures (pixels)
 TIMEOUT_MS = 60_000

@@ -10,7 +10,6 @@ wrong with the input or the flags is found before anything is written.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from pathlib import Path
 
 from silosim.analysis.text import markdown_table
@@ -141,13 +140,9 @@ def main(args: argparse.Namespace) -> int:
 
 def default_out_dir(edges: Path, seed: int, root: Path = Path("results")) -> Path:
     """A new folder under ``results/`` named after the edge file, the time and the seed (as ``silosim run``)."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = root / f"{edges.stem}-measure-{stamp}-seed{seed}"
-    out, k = base, 1
-    while out.exists():
-        k += 1
-        out = base.with_name(f"{base.name}-{k}")
-    return out
+    from silosim.runner import new_results_dir
+
+    return new_results_dir(f"{edges.stem}-measure", seed, root)
 
 
 VERDICTS = {"silo": "SILO", "open": "open", "chance": "as chance", "undefined": "n/a"}
