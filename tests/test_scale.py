@@ -241,7 +241,7 @@ def test_a_sweep_scaled_past_a_bound_names_the_run_the_field_and_the_flag(tmp_pa
 
 
 def test_a_sweep_scaled_4_times_costs_more(tmp_path, monkeypatch):
-    """The dry-run's estimate: the calibration run (mocked) takes time in proportion to its agents."""
+    """The dry-run's estimate: the calibrated steps (mocked) take time in proportion to the agents."""
 
     def calibration(key: str, scenario: dict) -> dict:
         agents = sum(g["count"] for g in scenario["organization"]["stakeholders"])
@@ -256,7 +256,11 @@ def test_a_sweep_scaled_4_times_costs_more(tmp_path, monkeypatch):
             "timeseries": [],
         }
 
+    def step_seconds(data: dict, budget_s: float) -> float:  # a step costs in proportion to the stakeholders
+        return 1e-5 * sum(g["count"] for g in data["organization"]["stakeholders"])
+
     monkeypatch.setattr(sweep_mod, "execute", calibration)
+    monkeypatch.setattr(sweep_mod, "_step_seconds", step_seconds)
     path = write_sweep(tmp_path)
     plain, four = design_mod.load_sweep(path), design_mod.load_sweep(path, scale=4)
     work_1, work_4 = sweep_mod.cell_work(plain), sweep_mod.cell_work(four)
@@ -264,7 +268,8 @@ def test_a_sweep_scaled_4_times_costs_more(tmp_path, monkeypatch):
     time_1 = sweep_mod.estimate(plain, tmp_path / "out", retry_failed=False)
     time_4 = sweep_mod.estimate(four, tmp_path / "out", retry_failed=False)
     assert time_1["planned"] == time_4["planned"] == 8
-    assert time_4["seconds"] > 3.5 * time_1["seconds"] > 0
+    assert time_4["seconds_per_run"] > 3.5 * time_1["seconds_per_run"] > 0  # the runs; start-up and report stay
+    assert time_4["runs_s"] > 3.5 * time_1["runs_s"]
     dry = tmp_path / "dry"
     assert main(["sweep", str(path), "--dry-run", "--scale", "4", "--jobs", "1", "--out", str(dry), "--quiet"]) == 0
     assert not (dry / "runs.sqlite").exists()  # a dry run stores nothing

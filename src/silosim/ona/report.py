@@ -694,7 +694,7 @@ def ei_figure(result: dict) -> Any:
             label=f"95 % of the shuffles ({ei['null_low']:.2f} to {ei['null_high']:.2f})",
         )
     if ei["baseline"] is not None:
-        label = f"random mixing baseline {ei['baseline']:.2f}"
+        label = f"random mixing baseline {round(ei['baseline'], 2) + 0.0:.2f}"
         left.axvline(ei["baseline"], color=style.REFERENCE_COLOUR, ls="--", lw=1.2, label=label)
     if ei["observed"] is not None:
         left.axvline(ei["observed"], color=style.colour(3), lw=2, label=f"observed {ei['observed']:.2f}")
