@@ -436,3 +436,24 @@ def test_brokerage_matches_a_port_of_sna_on_random_graphs(seed, monkeypatch):
 def test_brokerage_needs_a_group_for_every_node():
     with pytest.raises(ValueError, match="node 1 has none"):
         network.brokerage(undirected([(0, 1)], 2), np.array([0, -1]))
+
+
+@pytest.mark.parametrize(
+    ("groups", "role"),
+    [
+        ([0, 0, 0], "coordinator"),  # Gould & Fernandez (1989), Figure 1: all three in the broker's group
+        ([0, 1, 0], "itinerant"),  # the broker outside its two contacts' group
+        ([0, 0, 1], "representative"),  # the broker passes its own group's contact out
+        ([1, 0, 0], "gatekeeper"),  # the broker lets an outsider in to its group
+        ([0, 1, 2], "liaison"),  # three groups
+    ],
+)
+def test_the_five_triads_of_gould_and_fernandez_each_count_once_in_their_role(groups, role):
+    # the open two-path a -> b -> c, b the broker; the closed triad (a -> c too) brokers nothing
+    open_path = network.brokerage(directed([(0, 1), (1, 2)], 3), np.array(groups), directed=True)
+    expected = [0] * 6
+    expected[network.ROLES.index(role)] = expected[-1] = 1
+    assert open_path.scores[1].tolist() == expected
+    assert open_path.scores[[0, 2]].sum() == 0
+    closed = network.brokerage(directed([(0, 1), (1, 2), (0, 2)], 3), np.array(groups), directed=True)
+    assert closed.scores.sum() == 0
