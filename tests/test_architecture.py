@@ -75,6 +75,8 @@ def test_the_import_walk_sees_lazy_imports_and_follows_silosim_modules():
         "silosim.analysis.text",
         "silosim.analysis.conclusion",
         "silosim.analysis.sweep_conclusion",
+        "silosim.analysis.sensitivity",
+        "silosim.analysis.prim",
     ],
 )
 def test_pure_functions_never_import_mesa_or_a_screen(module):

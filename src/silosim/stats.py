@@ -57,3 +57,33 @@ def paired_difference(
         raise ValueError(f"paired values need the same shape, got {a.shape} and {b.shape}")
     both = np.isfinite(a) & np.isfinite(b)
     return mean_ci(a[both] - b[both], level)
+
+
+def noise_share(values: np.ndarray | list[float], groups: np.ndarray | list) -> tuple[float, float]:
+    """How much of the runs' variance is replication noise: (share of the runs' variance, share in the means).
+
+    One-way analysis of variance over the finite values grouped by parameter
+    point (Montgomery, *Design and Analysis of Experiments*): the pooled
+    within-point variance (replications of one point differ only by seed)
+    over the variance of every run; and that noise as it remains in a point's
+    mean of n replications (within / n) over the variance of the point means,
+    the share of the variance an analysis of means reads that is noise.
+    NaN when no point has two replications or the values do not vary.
+    """
+    frame = np.asarray(values, dtype=float)
+    keys = np.asarray(groups)
+    keep = np.isfinite(frame)
+    frame, keys = frame[keep], keys[keep]
+    _, codes, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    if frame.size < 2 or not (counts > 1).any():
+        return math.nan, math.nan
+    sums = np.bincount(codes, frame)
+    means = sums / counts
+    within_ss = float(((frame - means[codes]) ** 2).sum())
+    within = within_ss / max(frame.size - counts.size, 1)
+    total = float(frame.var(ddof=1))
+    between = float(means.var(ddof=1)) if counts.size > 1 else math.nan
+    mean_reps = float(counts.mean())
+    run_share = within / total if total > 0 else math.nan
+    mean_share = min(within / mean_reps / between, 1.0) if between and between > 0 else math.nan
+    return (min(run_share, 1.0), mean_share)

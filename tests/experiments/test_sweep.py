@@ -94,7 +94,44 @@ def test_ranges_sample_by_design(tmp_path):
     # Latin hypercube: exactly one sample in each fifth of the range
     assert [int((d - 0.01) / 0.04 * 5) for d in decays] == [0, 1, 2, 3, 4]
     sobol = design_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="sobol", samples=8))
-    assert len(sobol.points) == 8 and all(0.01 <= p["dynamics.tie_decay"] <= 0.05 for p in sobol.points)
+    assert len(sobol.points) == 8 * (2 + 2) and all(0.01 <= p["dynamics.tie_decay"] <= 0.05 for p in sobol.points)
+
+
+def test_sobol_design_is_saltellis(tmp_path):
+    """Per base point: A, then A with column i taken from B (one per range), then B (Saltelli 2002; SALib's order)."""
+    vary = {"dynamics.tie_decay": {"low": 0.01, "high": 0.05}, "dynamics.exploration": {"low": 0.0, "high": 0.3}}
+    sweep = design_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="sobol", samples=4))
+    rows = np.array(sweep.meta()["design"]["rows"])
+    assert rows.shape == (4 * 4, 2)
+    for j in range(4):
+        a, ab_decay, ab_exploration, b = rows[4 * j : 4 * j + 4]
+        assert ab_decay[0] == b[0] and ab_decay[1] == a[1]
+        assert ab_exploration[0] == a[0] and ab_exploration[1] == b[1]
+        assert a[0] != b[0] and a[1] != b[1]
+    assert [p["dynamics.tie_decay"] for p in sweep.points] == pytest.approx(rows[:, 0].tolist())
+    second = design_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="sobol", samples=4, second_order=True))
+    assert len(second.points) == 4 * (2 * 2 + 2)
+    again = design_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="sobol", samples=4))
+    assert again.points == sweep.points  # the sweep seed fixes the scrambling
+
+
+def test_morris_design_moves_one_parameter_a_step_at_a_time(tmp_path):
+    vary = {"dynamics.tie_decay": {"low": 0.01, "high": 0.05}, "dynamics.exploration": {"low": 0.0, "high": 0.3}}
+    sweep = design_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="morris", trajectories=5, levels=4))
+    rows = np.array(sweep.meta()["design"]["rows"])
+    assert rows.shape == (5 * 3, 2)
+    unit = (rows - [0.01, 0.0]) / [0.04, 0.3]
+    assert np.allclose(unit * 3, np.round(unit * 3))  # on the 4 levels 0, 1/3, 2/3, 1
+    for t in range(5):
+        steps = np.abs(np.diff(unit[3 * t : 3 * t + 3], axis=0))
+        assert (np.count_nonzero(steps > 1e-9, axis=1) == 1).all()  # one parameter moves per step
+        assert np.allclose(steps.max(axis=1), 4 / (2 * 3))  # by Δ = p / (2 (p − 1))
+        assert sorted(np.argmax(steps, axis=1)) == [0, 1]  # each parameter once
+    np.random.seed(123)
+    before = np.random.random()
+    np.random.seed(123)
+    design_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="morris", trajectories=5, levels=4))
+    assert np.random.random() == before  # the global generator is left as it was
 
 
 def test_run_key_changes_with_seed_and_scenario():
@@ -314,3 +351,34 @@ def test_load_sweep_raises_for_every_problem_at_once(tmp_path):
         design_mod.load_sweep(path)
     paths = {p.path for p in info.value.problems}
     assert {"replications", "design"} <= paths
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "expected"),
+    [
+        ({"trajectories": 5}, "trajectories", "`trajectories` is read by design: morris only, not grid"),
+        ({"design": "lhs", "second_order": True}, "second_order", "`second_order` is read by design: sobol only"),
+        ({"design": "morris", "levels": 5}, "levels", "levels must be even for Morris's design (got 5): try 6"),
+        ({"design": "sobol"}, "design", "design: sobol samples the ranges of vary ({low, high}), and vary has none"),
+    ],
+)
+def test_design_keys_are_checked_at_their_line(tmp_path, capsys, changes, key, expected):
+    sweep = write_sweep(tmp_path, **changes)
+    line = next(i for i, row in enumerate(sweep.read_text().splitlines(), 1) if row.startswith(key))
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "out"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"{sweep}:{line}: {key}:" in err and expected in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_design_text_states_base_size_and_points(tmp_path):
+    vary = {"dynamics.tie_decay": {"low": 0.01, "high": 0.05}, "dynamics.exploration": {"low": 0.0, "high": 0.3}}
+    sweep = design_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="sobol", samples=6))
+    text = design_mod.design_text(sweep.spec)
+    assert "base sample 6 × (2 + 2) for 2 ranges = 24 points" in text
+    assert "6 is not a power of 2" in text and "try 4 or 8" in text
+    morris = design_mod.load_sweep(write_sweep(tmp_path, vary=vary, design="morris", trajectories=3, levels=6))
+    assert design_mod.design_text(morris.spec).startswith(
+        "design: morris (elementary effects): 3 trajectories × (2 + 1)"
+    )
+    assert design_mod.design_text(design_mod.load_sweep(write_sweep(tmp_path)).spec) is None

@@ -544,7 +544,11 @@ def test_planned_runs_is_arithmetic():
     assert design_mod.planned_runs(big) == (10**6, 6 * 10**6)
     assert design_mod.planned_runs(spec(vary=ranges, samples=1000, design="lhs")) == (1000, 10_000)
     lists = {"c": [1, 2, 3], "d": [1, 2], "e": {"low": 0, "high": 1}}
-    assert design_mod.planned_runs(spec(vary=lists, samples=8, design="sobol", replications=1)) == (48, 48)
+    sobol = spec(vary=lists, samples=8, design="sobol", replications=1)
+    assert design_mod.planned_runs(sobol) == (6 * 8 * 3, 144)  # Saltelli: samples × (D + 2), D = 1 range
+    second = spec(vary=ranges, samples=8, design="sobol", second_order=True)
+    assert design_mod.planned_runs(second) == (8 * 6, 480)  # × (2D + 2)
+    assert design_mod.planned_runs(spec(vary=ranges, design="morris", trajectories=7, replications=2)) == (21, 42)
     assert design_mod.planned_runs(spec(vary={"c": [1, 2]}, samples=500, replications=2)) == (2, 4)  # no range
 
 

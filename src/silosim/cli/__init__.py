@@ -18,11 +18,11 @@ import sys
 from concurrent.futures.process import BrokenProcessPool
 
 from silosim import __version__
-from silosim.cli import dock, export, init, measure, report, run, sweep, validate, viz
+from silosim.cli import analyze, dock, export, init, measure, report, run, sweep, validate, viz
 from silosim.cli.parser import Parser, UsageError
 from silosim.scenario import ScenarioError
 
-COMMANDS = (init, run, validate, measure, sweep, report, export, viz, dock)  # in the order of the help
+COMMANDS = (init, run, validate, measure, sweep, report, analyze, export, viz, dock)  # in the order of the help
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130

@@ -132,8 +132,12 @@ def dry_run_text(sweep: Any, figures: dict, workers: int, cluster: bool, store: 
             f"; {plural(figures['cores'], 'core')}, {figures['busy_cores']:.1f} busy with other work: each run "
             f"{figures['contention']:.1f}× slower side by side"
         )
+    from silosim.experiments.design import design_text
+
+    design = design_text(sweep.spec)
     return (
-        f"{sweep.spec.name}: {figures['planned']} runs planned ({plural(len(sweep.strategies), 'strategy')} × "
+        (f"{design}\n" if design else "")
+        + f"{sweep.spec.name}: {figures['planned']} runs planned ({plural(len(sweep.strategies), 'strategy')} × "
         f"{plural(len(sweep.points), 'point')} × {plural(sweep.spec.replications, 'replication')}), "
         f"{figures['stored']} already stored, {runs} to run\n"
         f"estimated time: about {duration(figures['seconds'])} {where}: start-up {duration(figures['startup_s'])}, "

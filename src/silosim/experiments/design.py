@@ -2,8 +2,11 @@
 
 A sweep file names a base scenario, the strategies to compare (sets of
 overrides), the parameters to vary and the number of replications. Lists are
-crossed in full factorial; ranges are sampled by the design (grid, Latin
-hypercube or Sobol, scipy's ``qmc``). Every combination is validated against
+crossed in full factorial; ranges are sampled by the design: ``grid``,
+``lhs`` (scipy's Latin hypercube), ``sobol`` (Saltelli's design, SALib's
+sampler, read by the Sobol analysis) or ``morris`` (Morris's trajectories,
+read by the elementary-effects screening; both analyses in
+:mod:`silosim.analysis.sensitivity`). Every combination is validated against
 the scenario schema before any run starts, its problems reported at the sweep
 file's lines. Replication k of every strategy and point gets the same seed,
 spawned from the sweep seed with numpy's ``SeedSequence`` (common random
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from silosim import __version__
 from silosim.analysis.sweep_conclusion import DEFAULT_OBJECTIVE, GOALS, base_events, sweep_warnings
@@ -57,6 +60,7 @@ from silosim.scenario import (
     to_dict,
     validate,
 )
+from silosim.scenario.overrides import key_path
 from silosim.store import run_key
 
 MAX_RUNS = 1_000_000  # runs one sweep may plan: counted before any point or seed is built
@@ -64,7 +68,7 @@ MAX_SCENARIOS = 20_000  # strategies × points: each is resolved and validated b
 
 
 class Range(StrictModel):
-    """A numeric range to sample with the sweep's ``design``; whole numbers at both ends sample whole numbers."""
+    """A numeric range to sample with the sweep's ``design``; whole numbers where the key holds one (``every``)."""
 
     low: float = Field(description="Lowest value.")
     high: float = Field(description="Highest value.")
@@ -113,10 +117,21 @@ class SweepSpec(StrictModel):
         default_factory=dict,
         description="Dotted key → list of values (full factorial) or {low, high} range sampled by `design`.",
     )
-    design: Literal["grid", "lhs", "sobol"] = Field(
-        "grid", description="How ranges are sampled: `grid` (`samples` per range), `lhs` or `sobol` (`samples` points)."
+    design: Literal["grid", "lhs", "sobol", "morris"] = Field(
+        "grid",
+        description="How ranges are sampled: `grid` (`samples` per range), `lhs` (`samples` points), `sobol` "
+        "(Saltelli's design for a Sobol analysis: `samples` base points, samples × (D + 2) points, "
+        "samples × (2D + 2) with `second_order`) or `morris` (`trajectories` × (D + 1) points on `levels` levels); "
+        "D: the number of ranges.",
     )
-    samples: int = Field(5, ge=1, le=MAX_RUNS, description="Points per range (grid) or in all (lhs, sobol).")
+    samples: int = Field(
+        5, ge=1, le=MAX_RUNS, description="Points per range (grid), in all (lhs) or base points (sobol: a power of 2)."
+    )
+    second_order: bool = Field(
+        False, description="sobol: also sample what second-order indices need (2D + 2 points per base point)."
+    )
+    trajectories: int = Field(10, ge=2, le=MAX_RUNS, description="morris: elementary-effect trajectories.")
+    levels: int = Field(4, ge=2, le=1000, description="morris: levels of each range's grid (even).")
     replications: int = Field(
         10, ge=1, le=MAX_RUNS, description="Runs per strategy and point, paired across strategies."
     )
@@ -128,6 +143,13 @@ class SweepSpec(StrictModel):
         description="Measure the conclusion ranks strategies on: a name (its default direction) or "
         "{measure, goal: max|min}; default `cross_reach`, maximised.",
     )
+
+    @field_validator("levels")
+    @classmethod
+    def _even_levels(cls, levels: int) -> int:
+        if levels % 2:
+            raise ValueError(f"levels must be even for Morris's design (got {levels}): try {levels + 1}")
+        return levels
 
     def goal(self) -> dict[str, Any]:
         """The objective as ``{"measure", "goal", "stated"}`` (``stated``: the file names it)."""
@@ -201,6 +223,7 @@ class Sweep:
             "steps": first.get("steps"),
             "metrics": {k: metrics.get(k) for k in ("every", "burn_in", "window", "tolerance")},
             "thresholds": metrics.get("verdict", {}),
+            "design": design_meta(self.spec),
             "base_events": base_events([self.resolved[(s, 0)] for s in self.strategies], changed),
             "warnings": sweep_warnings(strategies),
             "version": __version__,
@@ -213,19 +236,123 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
     return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
 
 
+def range_points_count(spec: SweepSpec) -> int:
+    """Points the design samples of the ranges (1 when no range is varied), by arithmetic alone.
+
+    ``samples ** D`` (grid), ``samples`` (lhs), ``samples × (D + 2)`` (sobol;
+    ``× (2D + 2)`` with ``second_order``: Saltelli 2002) or ``trajectories ×
+    (D + 1)`` (morris), D being the number of ranges.
+    """
+    ranges = sum(isinstance(v, Range) for v in spec.vary.values())
+    if not ranges:
+        return 1
+    if spec.design == "grid":
+        return spec.samples**ranges
+    if spec.design == "sobol":
+        return spec.samples * (2 * ranges + 2 if spec.second_order else ranges + 2)
+    if spec.design == "morris":
+        return spec.trajectories * (ranges + 1)
+    return spec.samples
+
+
 def planned_runs(spec: SweepSpec) -> tuple[int, int]:
     """(parameter points, runs) the spec plans, by arithmetic alone: nothing is built.
 
-    Points: the product of the list lengths, times ``samples ** ranges`` (grid)
-    or ``samples`` (lhs, sobol) when ranges are varied; runs: strategies ×
-    points × replications.
+    Points: the product of the list lengths, times the points the design samples of
+    the ranges (:func:`range_points_count`); runs: strategies × points × replications.
     """
     lists = [len(v) for v in spec.vary.values() if isinstance(v, list)]
-    ranges = sum(isinstance(v, Range) for v in spec.vary.values())
-    points = math.prod(lists)
-    if ranges:
-        points *= spec.samples**ranges if spec.design == "grid" else spec.samples
+    points = math.prod(lists) * range_points_count(spec)
     return points, max(len(spec.strategies), 1) * points * spec.replications
+
+
+def design_meta(spec: SweepSpec) -> dict[str, Any]:
+    """The design as the store records it, for an analysis to read.
+
+    ``ranges`` (name → [low, high], in file order: SALib's variable order),
+    ``lists`` (the names varied by a list), ``range_points`` (points per
+    combination of the lists' values: point ``p`` is combination ``p //
+    range_points`` and design row ``p % range_points``), the design's own keys
+    and, for sobol and morris, ``rows``: the design's rows as sampled, before a
+    whole-number range is rounded (Morris's effects divide by their steps).
+    """
+    ranges = {k: [v.low, v.high] for k, v in spec.vary.items() if isinstance(v, Range)}
+    rows = design_rows(spec) if spec.design in ("sobol", "morris") and ranges else None
+    return {
+        "design": spec.design,
+        "ranges": ranges,
+        "lists": [k for k, v in spec.vary.items() if isinstance(v, list)],
+        "range_points": range_points_count(spec),
+        "samples": spec.samples,
+        "second_order": spec.second_order,
+        "trajectories": spec.trajectories,
+        "levels": spec.levels,
+        "seed": spec.seed,
+        "rows": None if rows is None else rows.tolist(),
+    }
+
+
+def design_text(spec: SweepSpec) -> str | None:
+    """What ``--dry-run`` says of an analysis design (sobol, morris): its base size and the points it needs."""
+    ranges = sum(isinstance(v, Range) for v in spec.vary.values())
+    lists = math.prod(len(v) for v in spec.vary.values() if isinstance(v, list))
+    combos = f" × {lists} combinations of the listed values" if lists > 1 else ""
+    points = range_points_count(spec)
+    if spec.design == "sobol" and ranges:
+        factor = f"(2 × {ranges} + 2)" if spec.second_order else f"({ranges} + 2)"
+        order = "first-, total- and second-order" if spec.second_order else "first- and total-order"
+        balance = (
+            ""
+            if spec.samples & (spec.samples - 1) == 0
+            else f"; {spec.samples} is not a power of 2, the Sobol' sequence's balance needs one (try "
+            f"{1 << (spec.samples.bit_length() - 1)} or {1 << spec.samples.bit_length()})"
+        )
+        return (
+            f"design: sobol (Saltelli's, for {order} Sobol indices): base sample {spec.samples} × {factor} for "
+            f"{plural(ranges, 'range')} = {points} points{combos}{balance}"
+        )
+    if spec.design == "morris" and ranges:
+        return (
+            f"design: morris (elementary effects): {spec.trajectories} trajectories × ({ranges} + 1) for "
+            f"{plural(ranges, 'range')} = {points} points on {spec.levels} levels{combos}"
+        )
+    return None
+
+
+def salib_problem(ranges: dict[str, list[float]]) -> dict[str, Any]:
+    """SALib's problem of the ranges (name → [low, high]), in their order."""
+    return {"num_vars": len(ranges), "names": list(ranges), "bounds": [list(map(float, b)) for b in ranges.values()]}
+
+
+def design_rows(spec: SweepSpec) -> np.ndarray:
+    """The ranges' sampled values, one row per point of a list combination, unrounded, in the design's order.
+
+    grid: every combination of ``samples`` evenly spaced values; lhs: scipy's
+    Latin hypercube; sobol: SALib's Saltelli sampler (Sobol' sequence,
+    scrambled with the sweep seed), whose row order the Sobol analysis reads;
+    morris: SALib's trajectories on ``levels`` levels, drawn with the sweep seed.
+    """
+    ranges = {k: v for k, v in spec.vary.items() if isinstance(v, Range)}
+    lows = np.array([r.low for r in ranges.values()])
+    highs = np.array([r.high for r in ranges.values()])
+    if spec.design in ("sobol", "morris"):
+        problem = salib_problem({k: [r.low, r.high] for k, r in ranges.items()})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # a base size not a power of 2: --dry-run says
+            if spec.design == "sobol":
+                from SALib.sample import sobol  # slow to import: only for these designs
+
+                return sobol.sample(problem, spec.samples, calc_second_order=spec.second_order, seed=spec.seed)
+            from SALib.sample import morris
+
+            return morris.sample(problem, spec.trajectories, num_levels=spec.levels, seed=spec.seed)
+    if spec.design == "grid":
+        unit = np.array(list(itertools.product(np.linspace(0, 1, spec.samples), repeat=len(ranges))))
+    else:
+        from scipy.stats import qmc  # slow to import: only for sampled designs
+
+        unit = qmc.LatinHypercube(d=len(ranges), seed=spec.seed).random(spec.samples)
+    return lows + unit * (highs - lows)
 
 
 def _too_many_runs(spec: SweepSpec, data: dict, located: Located) -> list[Problem]:
@@ -257,36 +384,65 @@ def _too_many_runs(spec: SweepSpec, data: dict, located: Located) -> list[Proble
     ]
 
 
+DESIGN_KEYS = {"second_order": "sobol", "trajectories": "morris", "levels": "morris"}
+
+
+def _design_problems(spec: SweepSpec, data: dict, located: Located) -> list[Problem]:
+    """A design key the design does not read, or an analysis design with no range to sample."""
+    problems = [
+        Problem(*located.where((key,)), key, f"`{key}` is read by design: {design} only, not {spec.design}")
+        for key, design in DESIGN_KEYS.items()
+        if key in data and spec.design != design
+    ]
+    if spec.design in ("sobol", "morris") and not any(isinstance(v, Range) for v in spec.vary.values()):
+        problems.append(
+            Problem(
+                *located.where(("design",)),
+                "design",
+                f"design: {spec.design} samples the ranges of vary ({{low, high}}), and vary has none: "
+                "give the parameters to analyse as ranges",
+            )
+        )
+    return problems
+
+
 def _big(n: int) -> str:
     return f"{n:,}" if n < 10**18 else f"about {float(n):.1e}"
 
 
-def parameter_points(spec: SweepSpec) -> list[dict[str, Any]]:
-    """The parameter points: lists in full factorial × ranges sampled by the design."""
-    from scipy.stats import qmc  # slow to import: only for sampled designs
+def parameter_points(spec: SweepSpec, whole: set[str] = frozenset()) -> list[dict[str, Any]]:
+    """The parameter points: lists in full factorial × ranges sampled by the design (:func:`design_rows`).
 
+    The ranges named in ``whole`` (:func:`whole_ranges`) are rounded to whole numbers.
+    """
     lists = {k: v for k, v in spec.vary.items() if isinstance(v, list)}
-    ranges = {k: v for k, v in spec.vary.items() if isinstance(v, Range)}
+    ranges = [k for k, v in spec.vary.items() if isinstance(v, Range)]
+    range_points = [{}]
     if ranges:
-        lows = np.array([r.low for r in ranges.values()])
-        highs = np.array([r.high for r in ranges.values()])
-        if spec.design == "grid":
-            unit = np.array(list(itertools.product(np.linspace(0, 1, spec.samples), repeat=len(ranges))))
-        elif spec.design == "lhs":
-            unit = qmc.LatinHypercube(d=len(ranges), seed=spec.seed).random(spec.samples)
-        else:
-            with warnings.catch_warnings():  # sample counts that are not powers of two lose some balance
-                warnings.simplefilter("ignore", UserWarning)
-                unit = qmc.Sobol(d=len(ranges), seed=spec.seed).random(spec.samples)
-        sampled = lows + unit * (highs - lows)
-        whole = [float(r.low).is_integer() and float(r.high).is_integer() for r in ranges.values()]
         range_points = [
-            {k: (round(v) if w else float(v)) for k, v, w in zip(ranges, row, whole, strict=True)} for row in sampled
+            {k: (round(v) if k in whole else float(v)) for k, v in zip(ranges, row, strict=True)}
+            for row in design_rows(spec)
         ]
-    else:
-        range_points = [{}]
     list_points = [dict(zip(lists, combo, strict=True)) for combo in itertools.product(*lists.values())]
     return [{**a, **b} for a in list_points for b in range_points]
+
+
+def whole_ranges(spec: SweepSpec, base: dict) -> set[str]:
+    """The ranges whose key holds a whole number (an int, as ``metrics.every``) in the base scenario.
+
+    They sample whole numbers; every other range samples decimals, even between
+    whole bounds (``reach: {low: 0, high: 1}`` samples shares, not 0 and 1).
+    """
+    found = set()
+    for key, value in spec.vary.items():
+        if not isinstance(value, Range):
+            continue
+        node: Any = base
+        for part in key_path(base, key):
+            node = node[part] if isinstance(node, (dict, list)) else None
+        if isinstance(node, int) and not isinstance(node, bool) and node is not base:
+            found.add(key)
+    return found
 
 
 def load_sweep(path: str | Path, scale: float = 1.0) -> Sweep:
@@ -311,8 +467,8 @@ def load_sweep(path: str | Path, scale: float = 1.0) -> Sweep:
     spec = _spec_without(data, problems)
     if spec is None:
         raise ScenarioError(problems)
-    problems += _too_many_runs(spec, data, located)  # before any point or seed is built
-    if any(p.path in ("samples", "replications", "vary") for p in problems):
+    problems += _design_problems(spec, data, located) + _too_many_runs(spec, data, located)  # before any point
+    if any(p.path in ("samples", "replications", "vary", "design") for p in problems):
         raise ScenarioError(problems)
     memory = scale == 1  # a scaled scenario's memory is checked once scaled
     try:
@@ -321,7 +477,7 @@ def load_sweep(path: str | Path, scale: float = 1.0) -> Sweep:
         raise ScenarioError(problems + exc.problems) from None
     if spec.steps is not None:
         base["steps"] = spec.steps
-    points = parameter_points(spec)
+    points = parameter_points(spec, whole_ranges(spec, base))
     resolved = {}
     strategies = spec.strategies or {"base": {}}
     for name, overrides in strategies.items():
