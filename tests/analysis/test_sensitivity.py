@@ -75,7 +75,11 @@ def fake_sweep(folder: Path, function, vary: dict, replications: int = 2, noise:
             if (cell["point"], cell["replication"]) in skip or cell["point"] in skip:
                 continue
             value = float(values[cell["strategy"]][cell["point"]] + noise * rng.normal())
-            store.db.execute("INSERT INTO runs (key, status, cross_reach) VALUES (?, 'ok', ?)", (cell["key"], value))
+            verdict = "merged" if value >= 0.5 else "fragmented"  # what a verdict condition reads
+            store.db.execute(
+                "INSERT INTO runs (key, status, verdict, cross_reach) VALUES (?, 'ok', ?, ?)",
+                (cell["key"], verdict, value),
+            )
     store.close()
     return folder
 
@@ -225,3 +229,14 @@ def test_prim_finds_where_one_strategy_beats_another(tmp_path):
     # the other way round (f beats g), it holds nowhere
     nowhere = analyze(tmp_path, prim="f", versus="g", out=tmp_path / "f")
     assert nowhere.prim is None and "it holds at no point" in nowhere.text
+
+
+def test_prim_on_a_verdict(tmp_path):
+    """f's runs end merged (cross_reach ≥ 0.5 in this store) where x1 ≥ 0.5: the box is x1 ≥ 0.5."""
+    unit = {f"x{i}": {"low": 0.0, "high": 1.0} for i in (1, 2)}
+    fake_sweep(tmp_path, {"f": lambda x: x[:, 0]}, unit, design="lhs", samples=500, replications=3)
+    found = analyze(tmp_path, prim="f", verdict="merged", threshold=0.95)
+    box = found.prim.boxes[found.prim.chosen]
+    assert box.restricted == ["x1"] and box.limits["x1"][0] == pytest.approx(0.5, abs=0.03)
+    assert "`f` ends merged in most of its replications" in found.text
+    assert found.prim_points[:2] == (500, 1500)

@@ -161,6 +161,19 @@ def test_winner_that_changes_across_points_is_named_per_point(tmp_path):
     assert "`a` at dynamics.exploration = 0.05; `b` at dynamics.exploration = 0.2." in text
 
 
+def test_winner_over_many_points_points_to_scenario_discovery(tmp_path):
+    # 8 points: b wins at points 0, 1, 2 (by 0.5), a at the other 5 (by 0.1); b is best overall (0.58 against 0.45)
+    values = {}
+    for point in range(8):
+        a, b = (0.2, 0.7) if point < 3 else (0.6, 0.5)
+        values |= {("a", point, r): a for r in range(3)} | {("b", point, r): b + 0.01 * r for r in range(3)}
+    per_point = [{(s, 0, r): v for (s, q, r), v in values.items() if q == p} for p in range(8)]
+    runs = pd.concat([frame(v).assign(point=p, **{KEY: p / 10}) for p, v in enumerate(per_point)], ignore_index=True)
+    text = conclude(tmp_path, runs, meta(["a", "b"], points=8))
+    assert "Best: `b`" in text and "changes with the parameters (`b` at 3, `a` at 5 of 8 points)" in text
+    assert "`silosim analyze SWEEP_DIR --prim a` finds the ranges of the varied parameters where `a` wins" in text
+
+
 def test_undefined_objective_and_no_convergence_are_caveats(tmp_path):
     values = {("a", 0, 0): 10.0, ("a", 0, 1): math.nan, ("a", 0, 2): 12.0}
     values |= {("b", 0, r): 5.0 + r for r in range(3)}

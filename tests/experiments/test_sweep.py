@@ -382,3 +382,12 @@ def test_design_text_states_base_size_and_points(tmp_path):
         "design: morris (elementary effects): 3 trajectories × (2 + 1)"
     )
     assert design_mod.design_text(design_mod.load_sweep(write_sweep(tmp_path)).spec) is None
+
+
+def test_dry_run_states_the_sobol_base_size_and_runs(tmp_path, capsys):
+    vary = {"dynamics.tie_decay": {"low": 0.01, "high": 0.05}, "dynamics.exploration": {"low": 0.0, "high": 0.3}}
+    path = write_sweep(tmp_path, vary=vary, design="sobol", samples=4)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--dry-run", "--jobs", "1"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("design: sobol (Saltelli's, for first- and total-order Sobol indices): base sample 4 × ")
+    assert "96 runs planned (2 strategies × 16 points × 3 replications)" in text

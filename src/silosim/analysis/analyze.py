@@ -70,6 +70,9 @@ class Analysis:
     prim: Any = None  # silosim.analysis.prim.PrimResult, or None when the condition holds nowhere
     condition: str = ""  # PRIM's condition in words ("" without --prim)
     prim_points: tuple[int, int, int] = (0, 0, 0)  # points PRIM read, runs behind them, points where it holds
+    prim_worth: dict[str, tuple[float, float]] = field(
+        default_factory=dict
+    )  # restriction → (density, coverage) without
     runs_used: int = 0
     runs_stored: int = 0
     runs_planned: int = 0
@@ -155,7 +158,8 @@ def analyze(
         tables[method] = _frame(results)
     if prim:
         condition = Condition(prim, None if verdict else _versus(meta, prim, versus), margin, verdict)
-        found.prim, found.prim_points = _discover(runs, meta, condition, measure, direction, threshold)
+        discovered, found.prim_points = _discover(runs, meta, condition, measure, direction, threshold)
+        found.prim, found.prim_worth = discovered or (None, {})
         found.condition = condition.text(measure, direction)
     found.runs_used = max([r.runs_used for r in found.results] + [found.prim_points[1]])
     found.warnings = [w for r in found.results if r.target.measure == measure for w in r.warnings]
@@ -256,7 +260,7 @@ def _discover(
     runs: pd.DataFrame, meta: dict, condition: Condition, measure: str, goal: str, threshold: float
 ) -> tuple[Any, tuple[int, int, int]]:
     """PRIM on the points: x the varied parameters, y the condition at each point (over its replications)."""
-    from silosim.analysis.prim import prim
+    from silosim.analysis.prim import prim, without_each
 
     ok = runs[runs["status"] == "ok"]
     mine = ok[ok["strategy"] == condition.strategy]
@@ -275,9 +279,10 @@ def _discover(
     if x.empty:
         raise ScenarioError([Problem("silosim analyze", None, "--prim", "the sweep varies no numeric parameter")])
     if holds.all() or not holds.any():
-        return None, (len(holds), used, int(holds.sum()))
+        return None, (len(holds), used, int(holds.sum()))  # nothing to tell apart
     found = prim(x.reset_index(drop=True), holds.to_numpy(dtype=bool), threshold=threshold)
-    return found, (len(holds), used, int(holds.sum()))
+    worth = without_each(x.reset_index(drop=True), holds.to_numpy(dtype=bool), found.boxes[found.chosen])
+    return (found, worth), (len(holds), used, int(holds.sum()))
 
 
 def _file_part(text: str) -> str:
@@ -401,7 +406,11 @@ def _prim_section(found: Analysis, tmp: Path) -> tuple[list[str], list[str]]:
     sentence = f"{head}: {prim_mod.describe(result)}"
     sensitivity_plots.prim_trajectory(result, tmp / "prim_trajectory.png", "PRIM peeling trajectory")
     sensitivity_plots.prim_box(result, tmp / "prim_box.png", "PRIM box")
-    rows = [[f"`{k}`", number(box.limits[k][0], 3), number(box.limits[k][1], 3)] for k in box.restricted]
+    worth = found.prim_worth
+    rows = [
+        [f"`{k}`", number(box.limits[k][0], 3), number(box.limits[k][1], 3), f"{worth[k][0]:.0%}", f"{worth[k][1]:.0%}"]
+        for k in box.restricted
+    ]
     lines = ["## Scenario discovery", "", sentence, ""]
     lines += [
         f"Chosen box {result.chosen} of {len(result.boxes) - 1} peels: coverage {box.coverage:.0%}, density "
@@ -409,7 +418,15 @@ def _prim_section(found: Analysis, tmp: Path) -> tuple[list[str], list[str]]:
         "",
     ]
     if rows:
-        lines += markdown_table(["restricted parameter", "low", "high"], rows).splitlines()
+        header = ["restricted parameter", "low", "high", "density without it", "coverage without it"]
+        lines += markdown_table(header, rows).splitlines()
+        loose = [k for k in box.restricted if box.density - worth[k][0] < 0.02]
+        if loose:
+            lines += [
+                "",
+                "Dropping " + ", ".join(f"`{k}`" for k in loose) + " costs under 2 points of density: "
+                "a restriction PRIM kept by chance, which a simpler box can leave out.",
+            ]
     lines += ["", "![PRIM peeling trajectory](prim_trajectory.png)", "", "![PRIM box](prim_box.png)", ""]
     return ["", sentence], lines
 

@@ -367,15 +367,19 @@ def _winner_by_point(groups: list[Group], best: str, measure: str, direction: st
     if len(names) == 1:
         return [f"`{best}` is best at every one of the {len(points)} parameter points."]
     vary = meta.get("vary", [])
+    counts = ", ".join(f"`{n}` at {sum(w.strategy == n for w in winners.values())}" for n in names)
+    head = f"The best strategy changes with the parameters ({counts} of {len(points)} points)"
+    if len(winners) > MAX_LISTED:  # too many points to list: PRIM says where each one wins
+        other = next(n for n in names if n != best)
+        return [
+            f"{head}: `silosim analyze SWEEP_DIR --prim {other}` finds the ranges of the varied parameters where "
+            f"`{other}` wins (scenario discovery); each point is in `summary.csv`."
+        ]
     listed = [
         f"`{w.strategy}` at {', '.join(f'{k} = {_value(w.params.get(k))}' for k in vary) or f'point {p}'}"
-        for p, w in list(winners.items())[:MAX_LISTED]
+        for p, w in winners.items()
     ]
-    more = f"; … ({len(winners) - MAX_LISTED} more points in `summary.csv`)" if len(winners) > MAX_LISTED else ""
-    counts = ", ".join(f"`{n}` at {sum(w.strategy == n for w in winners.values())}" for n in names)
-    return [
-        f"The best strategy changes with the parameters ({counts} of {len(points)} points): {'; '.join(listed)}{more}."
-    ]
+    return [f"{head}: {'; '.join(listed)}."]
 
 
 def _verdict_sentence(overall: list[Group]) -> str:
