@@ -119,7 +119,7 @@ def test_replication_noise_is_measured_and_warned(tmp_path):
     loud = analyze(fake_sweep(tmp_path / "loud", ishigami, PI_RANGES, design="sobol", samples=256, noise=10.0))
     assert loud.results[0].noise_means == pytest.approx(50 / (ISHIGAMI_VARIANCE + 50), abs=0.12)  # 0.78
     assert len(loud.warnings) == 1 and "dwarfs" in loud.warnings[0]
-    assert "dwarfs" in loud.text
+    assert "dwarfs" in loud.text and "But replication noise is" in loud.text
 
 
 def test_noise_share_by_hand():
@@ -240,3 +240,17 @@ def test_prim_on_a_verdict(tmp_path):
     assert box.restricted == ["x1"] and box.limits["x1"][0] == pytest.approx(0.5, abs=0.03)
     assert "`f` ends merged in most of its replications" in found.text
     assert found.prim_points[:2] == (500, 1500)
+
+
+def test_prim_needs_a_direction_and_stored_runs(tmp_path, capsys):
+    unit = {"x1": {"low": 0.0, "high": 1.0}}
+    fake_sweep(tmp_path / "a", {"f": lambda x: x[:, 0], "g": lambda x: 1 - x[:, 0]}, unit, design="lhs", samples=20)
+    assert main(["analyze", str(tmp_path / "a"), "--prim", "g", "--objective", "practice_diversity"]) == 2
+    assert "'practice_diversity' has no natural direction" in capsys.readouterr().err
+    empty = fake_sweep(tmp_path / "b", {"f": lambda x: x[:, 0]}, unit, design="lhs", samples=20, skip=tuple(range(20)))
+    assert main(["analyze", str(empty), "--prim", "f", "--verdict", "merged"]) == 2
+    assert "no stored run of f yet" in capsys.readouterr().err
+    [sobol] = analyze(
+        fake_sweep(tmp_path / "c", ishigami, PI_RANGES, design="sobol", samples=8, skip=tuple(range(40)))
+    ).results
+    assert sobol.note == "0 complete base samples: at least 2 are needed" and "0 of 8 planned runs" not in sobol.note

@@ -33,6 +33,7 @@ import pandas as pd
 
 from silosim.analysis import report_html, sensitivity
 from silosim.analysis.sensitivity import DesignError, Sensitivity, Target
+from silosim.analysis.sweep_conclusion import GOALS
 from silosim.analysis.sweep_conclusion import objective as sweep_objective
 from silosim.analysis.text import markdown_table, number, plural
 from silosim.atomic import atomic_folder
@@ -125,7 +126,7 @@ def analyze(
     goal = sweep_objective(meta)
     measure = objective or goal["measure"]
     direction = goal["goal"] if measure == goal["measure"] else _goal(measure)
-    _check_names(meta, measure, prim, versus, verdict, margin, threshold, flag)
+    _check_names(meta, measure, prim, versus, verdict, margin, threshold, flag, goal["measure"])
     if not (sobol or morris or prim):
         if design["design"] not in ("sobol", "morris"):
             raise _error(
@@ -176,8 +177,6 @@ def _check_out(out: Path, flag: str) -> None:
 
 
 def _goal(measure: str) -> str:
-    from silosim.analysis.sweep_conclusion import GOALS
-
     return GOALS.get(measure) or "max"
 
 
@@ -198,6 +197,7 @@ def _check_names(
     margin: float,
     threshold: float,
     flag: str,
+    objective: str,
 ) -> None:
     """Every unknown name (with the nearest one) or out-of-range value, in one error."""
     strategies = meta["strategies"]
@@ -224,6 +224,16 @@ def _check_names(
         )
     if prim is not None and versus is not None and prim == versus:
         problems.append(Problem(flag, None, "--versus", f"'{prim}' cannot beat itself: name another strategy"))
+    if prim is not None and verdict is None and measure in GOALS and GOALS[measure] is None and measure != objective:
+        problems.append(
+            Problem(
+                flag,
+                None,
+                "--objective",
+                f"'{measure}' has no natural direction, so no strategy beats another on it: give --verdict, or "
+                "a measure with one (or set objective: {measure, goal} in the sweep file)",
+            )
+        )
     if not 0 < threshold <= 1:
         problems.append(Problem(flag, None, "--threshold", f"expected a share in (0, 1], got {threshold}"))
     if not math.isfinite(margin):
@@ -273,6 +283,9 @@ def _discover(
         sign = 1.0 if goal == "max" else -1.0
         holds = values.groupby("point")["value"].mean() * sign > condition.margin
         used = 2 * len(values)
+    if holds.empty:
+        who = condition.strategy if condition.verdict else f"{condition.strategy} and {condition.versus}"
+        raise _error("silosim analyze", "--prim", f"no stored run of {who} yet: run (or resume) the sweep first")
     params = runs.drop_duplicates("point").set_index("point")[meta["vary"]]
     numeric = params.apply(pd.to_numeric, errors="coerce")
     x = numeric.loc[holds.index, [c for c in numeric if numeric[c].notna().all()]]

@@ -160,35 +160,52 @@ def _empty(columns: list[str], names: list[str]) -> pd.DataFrame:
     return pd.DataFrame({"parameter": names, **{c: np.nan for c in columns}})
 
 
+COLUMNS = {"sobol": ["S1", "S1_conf", "ST", "ST_conf"], "morris": ["mu_star", "mu_star_conf", "mu", "sigma"]}
+UNITS = {"sobol": "base sample", "morris": "trajectory"}
+
+
+def _units(values: pd.DataFrame, design: dict, target: Target, method: str) -> tuple[Sensitivity, np.ndarray]:
+    """The result to fill, and which points belong to the design's complete units, in design order.
+
+    Units: Sobol's base samples (D + 2 points, 2D + 2 with second order), Morris's
+    trajectories (D + 1). The result carries a note when it cannot be computed.
+    """
+    problem = _problem(design)
+    d = problem["num_vars"]
+    size = (2 * d + 2 if design.get("second_order") else d + 2) if method == "sobol" else d + 1
+    means = point_means(values, design["range_points"])
+    complete = np.isfinite(means.reshape(-1, size)).all(axis=1)
+    used = values[np.isin(values["point"].to_numpy() // size, np.flatnonzero(complete))]
+    result = Sensitivity(
+        target, method, _empty(COLUMNS[method], problem["names"]), None, int(complete.sum()), len(complete),
+        int((~np.isfinite(means)).sum()), len(used), *_noise(used),
+    )  # fmt: skip
+    keep = np.repeat(complete, size)
+    y = means[keep]
+    result.variance = float(y.var()) if y.size > 1 else math.nan
+    if complete.sum() < 2:
+        result.note = f"{plural(int(complete.sum()), 'complete ' + UNITS[method])}: at least 2 are needed"
+    elif not np.ptp(y) > 1e-12 * max(1.0, abs(y).max()):
+        result.note = f"constant ({number(float(y[0]))}) at every point: no parameter moves it"
+    return result, keep
+
+
 def _sobol(values: pd.DataFrame, design: dict, target: Target, seed: int) -> Sensitivity:
     """Saltelli's estimators (Saltelli et al. 2010, Jansen for ST) on the complete base samples."""
     from SALib.analyze import sobol  # slow to import
 
+    result, keep = _units(values, design, target, "sobol")
+    if result.note:
+        return result
     problem, second = _problem(design), bool(design.get("second_order"))
-    d = problem["num_vars"]
-    group = 2 * d + 2 if second else d + 2
-    means = point_means(values, design["range_points"]).reshape(-1, group)
-    complete = np.isfinite(means).all(axis=1)
-    used = values[np.isin(values["point"].to_numpy() // group, np.flatnonzero(complete))]
-    columns = ["S1", "S1_conf", "ST", "ST_conf"]
-    result = Sensitivity(
-        target, "sobol", _empty(columns, problem["names"]), None, int(complete.sum()), len(means),
-        int((~np.isfinite(means)).sum()), len(used), *_noise(used),
-    )  # fmt: skip
-    y = means[complete].ravel()
-    result.variance = float(y.var()) if y.size > 1 else math.nan
-    if complete.sum() < 2:
-        result.note = f"{plural(int(complete.sum()), 'complete base sample')}: at least 2 are needed"
-        return result
-    if not np.ptp(y) > 1e-12 * max(1.0, abs(y).max()):
-        result.note = f"constant ({number(float(y[0]))}) at every point: no parameter moves it"
-        return result
+    y = point_means(values, design["range_points"])[keep]
     with np.errstate(all="ignore"):  # seed + 1: SALib seeds its bootstrap only for a seed other than 0
         found = sobol.analyze(
             problem, y, calc_second_order=second, num_resamples=RESAMPLES, conf_level=0.95, seed=seed + 1
         )
-    result.indices = pd.DataFrame({"parameter": problem["names"], **{c: found[c] for c in columns}})
+    result.indices = pd.DataFrame({"parameter": problem["names"], **{c: found[c] for c in COLUMNS["sobol"]}})
     if second:
+        d = problem["num_vars"]
         pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
         result.second_order = pd.DataFrame(
             {
@@ -206,31 +223,16 @@ def _morris(values: pd.DataFrame, design: dict, target: Target, seed: int) -> Se
     """Morris's elementary effects (μ*, Campolongo et al. 2007; σ) on the complete trajectories."""
     from SALib.analyze import morris  # slow to import
 
-    problem = _problem(design)
-    d = problem["num_vars"]
-    rows = np.asarray(design["rows"], dtype=float)
-    means = point_means(values, design["range_points"])
-    by_trajectory = means.reshape(-1, d + 1)
-    complete = np.isfinite(by_trajectory).all(axis=1)
-    keep = np.repeat(complete, d + 1)
-    used = values[np.isin(values["point"].to_numpy() // (d + 1), np.flatnonzero(complete))]
-    columns = ["mu_star", "mu_star_conf", "mu", "sigma"]
-    result = Sensitivity(
-        target, "morris", _empty(columns, problem["names"]), None, int(complete.sum()), len(by_trajectory),
-        int((~np.isfinite(means)).sum()), len(used), *_noise(used),
-    )  # fmt: skip
-    y = means[keep]
-    result.variance = float(y.var()) if y.size > 1 else math.nan
-    if complete.sum() < 2:
-        result.note = f"{plural(int(complete.sum()), 'complete trajectory')}: at least 2 are needed"
+    result, keep = _units(values, design, target, "morris")
+    if result.note:
         return result
-    if not np.ptp(y) > 1e-12 * max(1.0, abs(y).max()):
-        result.note = f"constant ({number(float(y[0]))}) at every point: no parameter moves it"
-        return result
+    problem, rows = _problem(design), np.asarray(design["rows"], dtype=float)
+    y = point_means(values, design["range_points"])[keep]
     with np.errstate(all="ignore"):  # seed + 1: SALib seeds its bootstrap only for a seed other than 0
         found = morris.analyze(
             problem, rows[keep], y, num_resamples=RESAMPLES, conf_level=0.95, num_levels=design["levels"], seed=seed + 1
         )
+    columns = COLUMNS["morris"]
     result.indices = pd.DataFrame({"parameter": problem["names"], **{c: np.asarray(found[c]) for c in columns}})
     result.warnings = _warnings(result)
     return result
@@ -251,6 +253,17 @@ def sentence(result: Sensitivity) -> str:
     label = f"`{result.target.label}`"
     if result.note:
         return f"{label}: {result.note}."
+    text = _indices_sentence(result, label)
+    if result.warnings:
+        text += (
+            f" But replication noise is {result.noise_means:.0%} of what these indices read: add replications "
+            "before trusting them."
+        )
+    return text
+
+
+def _indices_sentence(result: Sensitivity, label: str) -> str:
+    """The parameters that matter and those that do not, from the indices alone."""
     table = result.indices
     if result.method == "sobol":
         ranked = table.sort_values("ST", ascending=False)
