@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from silosim.cli import main
@@ -30,6 +32,11 @@ def test_analyze_a_real_sobol_sweep(tmp_path, capsys):
     assert "it holds at every one of the 16 points, so there is no region to find" in printed
     text = (out / "analysis" / "analysis.md").read_text()
     assert "## Scenario discovery" in text and "## Method" in text
-    assert (out / "analysis" / "analysis.html").is_file()
+    images = re.findall(r"^!\[[^]]*\]\(([^)]+)\)$", text, flags=re.M)
+    noted = text.count(": constant (")  # a target constant at every point gets a sentence, not a plot
+    assert len(images) == 3 - noted and images  # one Sobol plot per target; PRIM found nothing to draw
+    page = (out / "analysis" / "analysis.html").read_text()
+    assert page.count('src="data:image/png;base64,') == len(images)  # self-contained, as the sweep report
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert main(["analyze", str(out), "--morris"]) == 2
     assert "design is sobol" in capsys.readouterr().err
