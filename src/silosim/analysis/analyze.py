@@ -344,10 +344,36 @@ def _write(found: Analysis, tables: dict[str, pd.DataFrame], meta: dict, measure
             text += ["", *[f"warning: {w}" for w in found.warnings]]
         text += ["", f"analysis: {found.out / 'analysis.md'}"]
         lines += ["## Method", "", _method(meta, planned, found), ""]
+        lines += _every_measure(found.results)
         found.text = "\n".join(text)
         (tmp / "analysis.md").write_text("\n".join(lines))
         (tmp / "analysis.html").write_text(report_html.render("\n".join(lines), tmp, title=f"Analysis {meta['name']}"))
         (tmp / "conclusion.txt").write_text("\n".join(text[:-1]).strip() + "\n")
+
+
+def _every_measure(results: list[Sensitivity]) -> list[str]:
+    """Appendix: each target's total-order index (Sobol) or μ* (Morris) per parameter, every measure."""
+    lines = []
+    for method, column, name in (("sobol", "ST", "total-order index ST"), ("morris", "mu_star", "μ*")):
+        mine = [r for r in results if r.method == method]
+        if not mine:
+            continue
+        parameters = list(mine[0].indices["parameter"])
+        rows = []
+        for r in mine:
+            values = r.indices.set_index("parameter")[column]
+            cells = [r.note.split(":")[0] if r.note else number(values[p], 2) for p in parameters]
+            noise = f"{r.noise_means:.0%}" if math.isfinite(r.noise_means) else "?"
+            rows.append([f"`{r.target.label}`", *cells, noise + (" (dwarfs)" if r.warnings else "")])
+        lines += [f"## Every measure: {name}", ""]
+        lines += [
+            "Rows: strategy (or difference) and measure; columns: parameters, then the share of the variance of the "
+            "point means that is replication noise.",
+            "",
+        ]
+        header = ["target", *(f"`{p}`" for p in parameters), "noise"]
+        lines += [*markdown_table(header, rows).splitlines(), ""]
+    return lines
 
 
 def _head(result: Sensitivity) -> dict:
