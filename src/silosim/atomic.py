@@ -20,7 +20,7 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -108,3 +108,19 @@ def _swap(partial: Path, out: Path, replace: bool) -> None:
             raise
     finally:
         shutil.rmtree(holder, ignore_errors=True)
+
+
+def replaceable(out: Path, ours: Callable[[set[str]], bool], what: str) -> str | None:
+    """Why ``out`` may not be written as a whole (not a folder, or one holding files not ``ours``), or None.
+
+    Args:
+        out: the folder a command would replace.
+        ours: whether a folder holding these file names is one this command wrote (an earlier export,
+            an earlier analysis): only such a folder, an empty one or none is replaced.
+        what: what the command writes, for the message ("an export").
+    """
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        return "exists and is not a folder: choose another"
+    if out.is_dir() and (names := {p.name for p in out.iterdir()}) and not ours(names):
+        return f"holds files that are not {what}: choose another"
+    return None

@@ -32,11 +32,12 @@ from typing import Any
 import pandas as pd
 
 from silosim.analysis import report_html, sensitivity
+from silosim.analysis.report import planned_points
 from silosim.analysis.sensitivity import DesignError, Sensitivity, Target
 from silosim.analysis.sweep_conclusion import GOALS
 from silosim.analysis.sweep_conclusion import objective as sweep_objective
 from silosim.analysis.text import markdown_table, number, plural
-from silosim.atomic import atomic_folder
+from silosim.atomic import atomic_folder, replaceable
 from silosim.metrics import MEASURES, VERDICTS
 from silosim.scenario import Problem, ScenarioError, nearest
 from silosim.store import open_store
@@ -142,7 +143,7 @@ def analyze(
                 sensitivity.require(design, method)
     except DesignError as exc:
         raise _error(flag, "design", str(exc)) from None
-    planned = _planned_points(meta)
+    planned = planned_points(meta)
     found = Analysis(
         target,
         "",
@@ -170,18 +171,12 @@ def analyze(
 
 def _check_out(out: Path, flag: str) -> None:
     """The folder may be missing, empty or an earlier analysis (replaced): nothing else is overwritten."""
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise _error(flag, str(out), "exists and is not a folder: choose another --out")
-    if out.is_dir() and any(out.iterdir()) and not (out / "analysis.md").is_file():
-        raise _error(flag, str(out), "holds other files (no analysis.md): choose another --out or empty it")
+    if why := replaceable(out, lambda names: "analysis.md" in names, "an analysis"):
+        raise _error(flag, str(out), why)
 
 
 def _goal(measure: str) -> str:
     return GOALS.get(measure) or "max"
-
-
-def _planned_points(meta: dict) -> int:
-    return meta["runs_total"] // max(len(meta["strategies"]) * meta["replications"], 1)
 
 
 def _error(flag: str, path: str, message: str) -> ScenarioError:
@@ -305,7 +300,7 @@ def _file_part(text: str) -> str:
 def _write(found: Analysis, tables: dict[str, pd.DataFrame], meta: dict, measure: str, goal: str) -> None:
     from silosim.analysis import sensitivity_plots
 
-    planned = _planned_points(meta)
+    planned = planned_points(meta)
     lines = [f"# Analysis of sweep `{meta['name']}`", ""]
     text = [
         f"{meta['name']}: {found.runs_stored} of {plural(found.runs_planned, 'planned run')} stored; "

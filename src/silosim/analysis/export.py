@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from silosim.atomic import atomic_folder
+from silosim.atomic import atomic_folder, replaceable
 from silosim.scenario import Problem, ScenarioError
 from silosim.store import open_store
 
@@ -52,11 +52,9 @@ def export(sweep_dir: Path, fmt: str = "parquet", out: Path | None = None) -> li
         raise ScenarioError([Problem("--format", None, "", f"expected one of {', '.join(FORMATS)}, got {fmt!r}")])
     sweep_dir = Path(sweep_dir)
     out = Path(out) if out is not None else sweep_dir / EXPORT_NAME
-    if out.exists() and not out.is_dir():
-        raise ScenarioError([Problem("--out", None, str(out), "exists and is not a folder: choose another")])
     ours = {f"{name}.{f}" for name in ("runs", "timeseries") for f in FORMATS}
-    if out.is_dir() and not {p.name for p in out.iterdir()} <= ours:  # never replace a folder of someone else's
-        raise ScenarioError([Problem("--out", None, str(out), "holds files that are not an export: choose another")])
+    if why := replaceable(out, lambda names: names <= ours, "an export"):  # never replace a folder of someone else's
+        raise ScenarioError([Problem("--out", None, str(out), why)])
     runs, series = read_sweep(sweep_dir, "silosim export")
     with atomic_folder(out, replace=True) as partial:
         for name, frame in (("runs", runs), ("timeseries", series)):
