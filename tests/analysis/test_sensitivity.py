@@ -239,6 +239,7 @@ def test_prim_on_a_verdict(tmp_path):
     box = found.prim.boxes[found.prim.chosen]
     assert box.restricted == ["x1"] and box.limits["x1"][0] == pytest.approx(0.5, abs=0.03)
     assert "`f` ends merged in most of its replications" in found.text
+    assert "PRIM reads whether most of each point's replications end merged" in found.text
     assert found.prim_points[:2] == (500, 1500)
 
 

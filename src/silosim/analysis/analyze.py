@@ -71,6 +71,7 @@ class Analysis:
     results: list[Sensitivity] = field(default_factory=list)
     prim: Any = None  # silosim.analysis.prim.PrimResult, or None when the condition holds nowhere
     condition: str = ""  # PRIM's condition in words ("" without --prim)
+    verdict: str | None = None  # the verdict PRIM's condition asks for, if it asks for one
     prim_points: tuple[int, int, int] = (0, 0, 0)  # points PRIM read, runs behind them, points where it holds
     prim_worth: dict[str, tuple[float, float]] = field(
         default_factory=dict
@@ -116,8 +117,8 @@ def analyze(
         FileNotFoundError: the folder has no sweep store.
     """
     sweep_dir = Path(sweep_dir)
-    target = Path(out) if out else sweep_dir / ANALYSIS_NAME
-    _check_out(target, "--out" if out else flag)
+    out_dir = Path(out) if out else sweep_dir / ANALYSIS_NAME
+    _check_out(out_dir, "--out" if out else flag)
     store = open_store(sweep_dir, flag)
     try:
         runs, meta, counts = store.runs_frame(), store.meta(), store.counts()
@@ -145,7 +146,7 @@ def analyze(
         raise _error(flag, "design", str(exc)) from None
     planned = planned_points(meta)
     found = Analysis(
-        target,
+        out_dir,
         "",
         runs_stored=int(counts["ok"]),
         runs_planned=int(counts["planned"]),
@@ -162,7 +163,7 @@ def analyze(
         condition = Condition(prim, None if verdict else _versus(meta, prim, versus), margin, verdict)
         discovered, found.prim_points = _discover(runs, meta, condition, measure, direction, threshold)
         found.prim, found.prim_worth = discovered or (None, {})
-        found.condition = condition.text(measure, direction)
+        found.condition, found.verdict = condition.text(measure, direction), verdict
     found.runs_used = max([r.runs_used for r in found.results] + [found.prim_points[1]])
     found.warnings = [w for r in found.results if r.target.measure == measure for w in r.warnings]
     _write(found, tables, meta, measure, direction)
@@ -304,7 +305,11 @@ def _write(found: Analysis, tables: dict[str, pd.DataFrame], meta: dict, measure
     lines = [f"# Analysis of sweep `{meta['name']}`", ""]
     text = [
         f"{meta['name']}: {found.runs_stored} of {plural(found.runs_planned, 'planned run')} stored; "
-        f"the analyses read the mean of `{measure}` over each point's replications"
+        + (
+            f"the analyses read the mean of `{measure}` over each point's replications"
+            if found.results or not found.verdict
+            else f"PRIM reads whether most of each point's replications end {found.verdict}"
+        )
     ]
     with atomic_folder(found.out, replace=True) as tmp:
         for method, table in tables.items():
