@@ -59,9 +59,11 @@ def morris_figure(screen: pd.DataFrame, title: str) -> plt.Figure:
     ax.errorbar(
         screen["mu_star"], screen["sigma"], xerr=screen["mu_star_conf"], fmt="o", capsize=3, color=style.colour(0)
     )
-    for row in screen.itertuples():
+    # neighbours by μ* alternate above and below their point, so clustered labels do not print over each other
+    for rank, row in enumerate(screen.sort_values("mu_star").itertuples()):
+        offset = (5, 5) if rank % 2 == 0 else (5, -11)
         ax.annotate(
-            short(row.parameter), (row.mu_star, row.sigma), textcoords="offset points", xytext=(5, 4), fontsize=8
+            short(row.parameter), (row.mu_star, row.sigma), textcoords="offset points", xytext=offset, fontsize=8
         )
     top = float(max(screen["mu_star"].max() + screen["mu_star_conf"].max(), screen["sigma"].max(), 1e-9)) * 1.15
     line = np.array([0, top])
